@@ -1,0 +1,40 @@
+"""Where QuickDumpNow lives in AWS: the one place these names are written down.
+
+Every default here is configuration, not code: the DAGs, the bootstrap, the local stack and the
+tests import these names instead of repeating the strings, so a renamed bucket or prefix changes
+in one line.
+"""
+
+from __future__ import annotations
+
+BUCKET = "quickdumpnow.com"
+
+# The distributions' S3 origin path is "/site": only objects under SITE_PREFIX are reachable
+# through the edge, which is what keeps data/ and releases/ private.
+SITE_PREFIX = "site/"
+ORIGIN_PATH = "/" + SITE_PREFIX.rstrip("/")
+
+STAGING_PREFIX = "staging/"
+# Names the newest staged build id; a release promotes this one unless told otherwise.
+LATEST_KEY = STAGING_PREFIX + "LATEST"
+
+DATA_PREFIX = "data/"
+JOBS_KEY = DATA_PREFIX + "jobs.json"
+# The old manual process wrote jobs.json at the bucket root; the bootstrap moves it once.
+LEGACY_JOBS_KEY = "jobs.json"
+BOOKINGS_PREFIX = DATA_PREFIX + "bookings/"
+
+RELEASES_PREFIX = "releases/"
+REPORTS_PREFIX = "reports/verify/"
+
+FUNCTION_NAME = "qdn-track-rewrite"
+FUNCTION_RUNTIME = "cloudfront-js-2.0"
+
+# Both distributions share origins and behaviours; every release invalidates both.
+DISTRIBUTION_ALIASES: tuple[str, ...] = ("quickdumpnow.com", "www.quickdumpnow.com")
+
+ALERTS_TOPIC = "qdn-release-alerts"
+AUDIT_LOG_GROUP = "/qdn/jobs/audit"
+
+API_PATH_PREFIX = "/api/"
+TRACK_API_PREFIX = API_PATH_PREFIX + "track/"
