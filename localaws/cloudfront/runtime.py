@@ -1,0 +1,491 @@
+"""The cloudfront-js-2.0 runtime, emulated in the embedded QuickJS engine.
+
+The local CloudFront's TestFunction and its edge both call :func:`run_function`; the test suite and
+the benchmarks call it directly. It keeps the limits of the real runtime that a function author can
+trip over, so a function that works here does not fail on first contact with AWS:
+
+- the code must define ``handler``; it may be ``async`` (2.0 allows it) and is settled by running
+  the engine's pending jobs;
+- no ``eval``, no ``Function`` constructor (nor the async/generator ones), no timers, network,
+  files or modules: the globals simply are not there, or throw when used;
+- code is at most 10 KB, as CloudFront refuses larger functions;
+- an infinite loop or runaway allocation errors out instead of hanging the edge;
+- what the handler returns is validated as CloudFront does (a "validation error" in AWS's
+  metrics): a query string, header or cookie entry must be ``{value: "..."}``, a response needs a
+  numeric ``statusCode``.
+
+Cost versus isolation: creating a QuickJS context and parsing a function costs about 300 µs, a
+handler call about 10 µs. Real CloudFront gives each request a clean slate. So each distinct code
+text (keyed by its SHA-256) gets one cached, locked-down context in which the code is compiled
+once as the body of a factory function; every run calls the factory afresh, so the function's
+top-level ``var``/``let``/``const`` bindings are new for each request (the top-level statements run
+again, which for a routing function is a few object literals: cheap). Around that:
+
+- the built-ins are frozen and the global names they live under are read-only, so a request cannot
+  patch ``String.prototype`` or replace ``JSON`` for the next one;
+- globals a request creates (an implicit global, ``globalThis.x = ...``) are deleted after the run,
+  and if one cannot be deleted the whole context is thrown away;
+- after any engine-level failure (time, memory, stack) the context is thrown away too.
+
+QuickJS contexts must only ever be touched from the thread that created them (the engine checks
+stack bounds against its creating thread), and the edge serves requests on many threads, so every
+engine call runs on one dedicated worker thread.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import hashlib
+import json
+import math
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+import quickjs
+
+# CloudFront refuses function code over 10 KB (CreateFunction/UpdateFunction); so do we.
+MAX_CODE_BYTES = 10 * 1024
+
+# ComputeUtilization is "the time the function took as a percentage of the maximum allowed time".
+# AWS does not publish the maximum; the figure widely measured and quoted for viewer functions is
+# about 1 ms of compute. We measure the engine thread's CPU time (not wall time, so a loaded
+# machine does not inflate it) and scale it against that 1 ms.
+COMPUTE_BUDGET_NS = 1_000_000
+
+# Hard stop for runaway code. QuickJS's limit uses clock(), i.e. CPU time of the whole process, so
+# other busy threads count towards it: 50x the budget leaves room for that and still ends an
+# infinite loop in a twentieth of a second.
+TIME_LIMIT_SECONDS = 0.05
+
+# CloudFront functions get 2 MB of memory. The engine's own baseline (built-ins, the compiled code)
+# is a few hundred KB and garbage from earlier runs is collected lazily, so the cap for the whole
+# context is 8 MB: far above any sane function, low enough to stop an allocation loop quickly.
+MEMORY_LIMIT_BYTES = 8 * 1024 * 1024
+
+# Deep recursion raises a clean RangeError well before the engine thread's C stack is at risk.
+MAX_STACK_BYTES = 512 * 1024
+
+# A settled async handler needs a handful of jobs; a promise chain that never ends is runaway code.
+MAX_PENDING_JOBS = 10_000
+
+# CloudFront keeps a function's log lines per request; an unbounded log is a memory leak here.
+MAX_LOG_LINES = 1_000
+
+# One cached context per distinct code text; a few are enough (DEVELOPMENT and LIVE of a couple
+# of functions), and each holds a JS heap, so the cache is small and least-recently-used.
+MAX_CACHED_CODES = 16
+
+
+@dataclass(frozen=True)
+class FunctionRun:
+    """The outcome of one function invocation, shaped like TestFunction's result."""
+
+    output: dict | None  # {"request": {...}} or {"response": {...}}
+    error: str | None  # message if the handler threw, the code does not compile or output is bad
+    logs: list[str]  # console.log lines
+    compute_utilization: int  # 0-100
+
+
+class FunctionCodeError(ValueError):
+    """The function code cannot be loaded (too large, does not compile, no ``handler``)."""
+
+
+def run_function(code: str, event: dict) -> FunctionRun:
+    """Run ``handler(event)`` of a cloudfront-js-2.0 function and return what it did."""
+    event_json = json.dumps(event)
+    return _ENGINE.submit(_run_on_engine_thread, code, event_json).result()
+
+
+def check_code(code: str) -> str | None:
+    """Return why ``code`` cannot be a function (size, syntax, no handler), or None if it can."""
+    try:
+        _ENGINE.submit(_compiled_for, code).result()
+    except FunctionCodeError as exc:
+        return str(exc)
+    return None
+
+
+# --- engine thread ------------------------------------------------------------------------------
+
+_ENGINE = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="cf-function")
+_CACHE: OrderedDict[str, _Compiled] = OrderedDict()
+_CACHE_LOCK = threading.Lock()  # the cache is only touched on the engine thread; belt and braces
+
+# Installed once per context before the function code is compiled. It removes what the runtime
+# does not offer, adds console.log, freezes the built-ins and exposes the run/settle entry points.
+# Everything it keeps lives in closures, so the function code cannot reach it.
+_PRELUDE = r"""
+(function (global) {
+  'use strict';
+  var MAX_LOG_LINES = %(max_log_lines)d;
+  var logs = [];
+  var settled = null;
+  var factory = null;
+
+  var refusals = [];
+  function refuse(what) {
+    return function () {
+      var e = new EvalError(what + ' is not allowed in cloudfront-js-2.0');
+      refusals.push(e);
+      throw e;
+    };
+  }
+  function fmt(v) {
+    if (typeof v === 'string') return v;
+    try {
+      var s = JSON.stringify(v);
+      return s === undefined ? String(v) : s;
+    } catch (e) {
+      return String(v);
+    }
+  }
+  function describe(e) {
+    if (refusals.indexOf(e) !== -1) return String(e);
+    // QuickJS cannot allocate an error object once the heap is exhausted and throws null.
+    if (e === null) return 'InternalError: out of memory (or the function threw null)';
+    if (e instanceof Error) {
+      var where = typeof e.stack === 'string' ? e.stack.split('\n')[0].trim() : '';
+      return String(e) + (where ? ' (' + where + ')' : '');
+    }
+    return 'Uncaught ' + fmt(e);
+  }
+  function log() {
+    if (logs.length < MAX_LOG_LINES) {
+      logs.push(Array.prototype.map.call(arguments, fmt).join(' '));
+    }
+  }
+  function finish(ok, value) {
+    var out = {ok: ok, logs: logs};
+    if (ok) {
+      try {
+        out.value = JSON.stringify(value === undefined ? null : value);
+      } catch (e) {
+        out = {ok: false, logs: logs, error: 'The function returned a value that is not JSON: ' +
+               describe(e)};
+      }
+    } else {
+      out.error = value;
+    }
+    return JSON.stringify(out);
+  }
+
+  // Constructors that compile code from strings, reached through any function's prototype.
+  var ctorOwners = [
+    Function.prototype,
+    Object.getPrototypeOf(async function () {}),
+    Object.getPrototypeOf(function* () {}),
+    Object.getPrototypeOf(async function* () {})
+  ];
+  for (var i = 0; i < ctorOwners.length; i++) {
+    Object.defineProperty(ctorOwners[i], 'constructor', {
+      value: refuse('Function constructor'), writable: false, configurable: false
+    });
+  }
+  Object.defineProperty(global, 'Function', {
+    value: refuse('Function constructor'), writable: false, configurable: false
+  });
+  Object.defineProperty(global, 'eval', {
+    value: refuse('eval'), writable: false, configurable: false
+  });
+  delete global.__date_clock;
+  global.console = {log: log, info: log, warn: log, error: log, debug: log};
+  global.require = function (name) {
+    throw new Error("Cannot find module '" + name + "': modules are not available here");
+  };
+
+  // Freeze every built-in reachable from the global object, then make the global names
+  // themselves read-only: one request must not change what the next one runs against.
+  var seen = [];
+  function freeze(o) {
+    if ((typeof o !== 'object' && typeof o !== 'function') || o === null) return;
+    if (seen.indexOf(o) !== -1) return;
+    seen.push(o);
+    Object.freeze(o);
+    var names = Object.getOwnPropertyNames(o);
+    for (var j = 0; j < names.length; j++) {
+      var d = Object.getOwnPropertyDescriptor(o, names[j]);
+      if ('value' in d) freeze(d.value);
+      if (d.get) freeze(d.get);
+      if (d.set) freeze(d.set);
+    }
+    freeze(Object.getPrototypeOf(o));
+  }
+  var baseline = Object.getOwnPropertyNames(global);
+  for (var k = 0; k < baseline.length; k++) {
+    if (baseline[k] === 'globalThis') continue;
+    freeze(global[baseline[k]]);
+    Object.defineProperty(global, baseline[k], {writable: false, configurable: false});
+  }
+  freeze(Object.getPrototypeOf(async function () {}));
+  freeze(Object.getPrototypeOf(function* () {}));
+  freeze(Object.getPrototypeOf(async function* () {}));
+  var baselineSet = {};
+  for (var b = 0; b < baseline.length; b++) baselineSet[baseline[b]] = true;
+  var nameList = ['__qdn_install', '__qdn_run', '__qdn_settle', '__qdn_clean'];
+  for (var n = 0; n < nameList.length; n++) baselineSet[nameList[n]] = true;
+
+  function install(f) {
+    factory = f;
+  }
+  function run(eventJson) {
+    logs = [];
+    refusals = [];
+    settled = null;
+    var result;
+    try {
+      var handler = factory();
+      if (typeof handler !== 'function') {
+        return finish(false, 'The function code does not define a function named handler');
+      }
+      result = handler(JSON.parse(eventJson));
+    } catch (e) {
+      return finish(false, describe(e));
+    }
+    if (result !== null && typeof result === 'object' && typeof result.then === 'function') {
+      Promise.resolve(result).then(
+        function (v) { settled = finish(true, v); },
+        function (e) { settled = finish(false, describe(e)); }
+      );
+      return null;
+    }
+    return finish(true, result);
+  }
+  function settle() {
+    return settled === null
+      ? finish(false, 'The handler returned a promise that never settled') : settled;
+  }
+  // Deletes the globals a run created; false when one refuses to go (the context is discarded).
+  function clean() {
+    var now = Object.getOwnPropertyNames(global);
+    var ok = true;
+    for (var c = 0; c < now.length; c++) {
+      if (baselineSet[now[c]]) continue;
+      try {
+        delete global[now[c]];  // strict mode: throws when the property is not configurable
+      } catch (e) {
+        ok = false;
+      }
+    }
+    return ok;
+  }
+  var entry = {__qdn_install: install, __qdn_run: run, __qdn_settle: settle, __qdn_clean: clean};
+  for (var name in entry) {
+    Object.defineProperty(global, name, {value: entry[name], writable: false,
+                                         configurable: false, enumerable: false});
+  }
+})(globalThis);
+""" % {"max_log_lines": MAX_LOG_LINES}  # noqa: UP031 (the JS is full of braces)
+
+# The code becomes the body of a factory, opened on the same line as the code's first line so
+# error line numbers stay the author's. ``typeof`` keeps a missing handler from being a
+# ReferenceError.
+_FACTORY_HEAD = "__qdn_install(function () {"
+_FACTORY_TAIL = "\n;return typeof handler === 'function' ? handler : undefined;\n});"
+
+
+@dataclass
+class _Compiled:
+    context: quickjs.Context
+    run: quickjs.Object
+    settle: quickjs.Object
+    clean: quickjs.Object
+
+
+def _new_context() -> quickjs.Context:
+    context = quickjs.Context()
+    context.set_memory_limit(MEMORY_LIMIT_BYTES)
+    context.set_max_stack_size(MAX_STACK_BYTES)
+    context.set_time_limit(TIME_LIMIT_SECONDS)
+    return context
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def _compile(code: str) -> _Compiled:
+    size = len(code.encode("utf-8"))
+    if size > MAX_CODE_BYTES:
+        raise FunctionCodeError(
+            f"The function code is {size} bytes; CloudFront allows at most {MAX_CODE_BYTES}"
+        )
+    # Check the code as the script CloudFront runs (not as a function body, which would accept a
+    # top-level `return` or a stray `});`) in a throwaway context, which also runs its top level.
+    probe = _new_context()
+    probe.eval(_PRELUDE)
+    try:
+        probe.eval(code)
+        has_handler = probe.eval("typeof handler === 'function'")
+    except quickjs.JSException as exc:
+        raise FunctionCodeError(_first_line(exc)) from None
+    if not has_handler:
+        raise FunctionCodeError("The function code does not define a function named handler")
+
+    context = _new_context()
+    context.eval(_PRELUDE)
+    try:
+        context.eval(_FACTORY_HEAD + code + _FACTORY_TAIL)
+    except quickjs.JSException as exc:
+        raise FunctionCodeError(_first_line(exc)) from None
+    return _Compiled(
+        context=context,
+        run=context.get("__qdn_run"),
+        settle=context.get("__qdn_settle"),
+        clean=context.get("__qdn_clean"),
+    )
+
+
+def _compiled_for(code: str) -> _Compiled:
+    key = hashlib.sha256(code.encode("utf-8")).hexdigest()
+    with _CACHE_LOCK:
+        compiled = _CACHE.get(key)
+        if compiled is not None:
+            _CACHE.move_to_end(key)
+            return compiled
+    compiled = _compile(code)
+    with _CACHE_LOCK:
+        _CACHE[key] = compiled
+        while len(_CACHE) > MAX_CACHED_CODES:
+            _CACHE.popitem(last=False)
+    return compiled
+
+
+def _discard(code: str) -> None:
+    key = hashlib.sha256(code.encode("utf-8")).hexdigest()
+    with _CACHE_LOCK:
+        _CACHE.pop(key, None)
+
+
+def _utilization(cpu_ns: int) -> int:
+    # At least 1: a run that did anything used some of its budget, as AWS reports it.
+    return max(1, min(100, math.ceil(cpu_ns * 100 / COMPUTE_BUDGET_NS)))
+
+
+def _run_on_engine_thread(code: str, event_json: str) -> FunctionRun:
+    try:
+        compiled = _compiled_for(code)
+    except FunctionCodeError as exc:
+        return FunctionRun(output=None, error=str(exc), logs=[], compute_utilization=0)
+    except quickjs.JSException as exc:  # the probe's top level hit a limit
+        return FunctionRun(output=None, error=_first_line(exc), logs=[], compute_utilization=0)
+
+    started = time.thread_time_ns()
+    try:
+        raw = compiled.run(event_json)
+        if raw is None:  # an async handler: run the promise jobs until it settles
+            jobs = 0
+            while compiled.context.execute_pending_job():
+                jobs += 1
+                if jobs >= MAX_PENDING_JOBS:
+                    raise quickjs.JSException("InternalError: too many pending jobs")
+            raw = compiled.settle()
+        if not compiled.clean():
+            _discard(code)
+    except (quickjs.JSException, quickjs.StackOverflow, MemoryError) as exc:
+        # The engine itself stopped the code (time, memory, stack): start clean next time.
+        cpu_ns = time.thread_time_ns() - started
+        _discard(code)
+        return FunctionRun(
+            output=None,
+            error=_first_line(exc),
+            logs=[],
+            compute_utilization=_utilization(cpu_ns),
+        )
+    cpu_ns = time.thread_time_ns() - started
+
+    result = json.loads(raw)
+    logs = [str(line) for line in result.get("logs", [])]
+    utilization = _utilization(cpu_ns)
+    if not result["ok"]:
+        if str(result["error"]).startswith("InternalError: out of memory"):
+            _discard(code)
+        return FunctionRun(
+            output=None, error=str(result["error"]), logs=logs, compute_utilization=utilization
+        )
+    output, problem = normalize_output(json.loads(result["value"]))
+    return FunctionRun(output=output, error=problem, logs=logs, compute_utilization=utilization)
+
+
+# --- output validation --------------------------------------------------------------------------
+
+
+def normalize_output(value: Any) -> tuple[dict | None, str | None]:
+    """Wrap a handler's return value as TestFunction's output, or say why CloudFront refuses it.
+
+    A request (it has ``uri``) continues to the origin, a response (it has ``statusCode``) is
+    answered at the edge; anything else is a validation error, as in AWS.
+    """
+    if not isinstance(value, dict):
+        return None, _invalid(f"the handler returned {_kind(value)}, not a request or response")
+    if "statusCode" in value:
+        problems = _response_problems(value)
+        key = "response"
+    elif "uri" in value:
+        problems = _request_problems(value)
+        key = "request"
+    else:
+        return None, _invalid("the returned object has neither uri (request) nor statusCode")
+    if problems:
+        return None, _invalid("; ".join(problems))
+    return {key: value}, None
+
+
+def _invalid(why: str) -> str:
+    return f"Validation error: {why}"
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "nothing"
+    return {bool: "a boolean", str: "a string", list: "an array"}.get(type(value), "a number")
+
+
+def _request_problems(request: dict) -> list[str]:
+    problems: list[str] = []
+    uri = request.get("uri")
+    if not isinstance(uri, str) or not uri.startswith("/"):
+        problems.append(f"request.uri must be a string starting with '/', got {uri!r}")
+    if "method" in request and not isinstance(request["method"], str):
+        problems.append("request.method must be a string")
+    for part in ("querystring", "headers", "cookies"):
+        if part in request:
+            problems.extend(_entries_problems(f"request.{part}", request[part]))
+    return problems
+
+
+def _response_problems(response: dict) -> list[str]:
+    problems: list[str] = []
+    status = response.get("statusCode")
+    if isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599:
+        problems.append(f"response.statusCode must be an integer 100-599, got {status!r}")
+    if "statusDescription" in response and not isinstance(response["statusDescription"], str):
+        problems.append("response.statusDescription must be a string")
+    for part in ("headers", "cookies"):
+        if part in response:
+            problems.extend(_entries_problems(f"response.{part}", response[part]))
+    if "body" in response and not isinstance(response["body"], (str, dict)):
+        problems.append("response.body must be a string or {data, encoding}")
+    return problems
+
+
+def _entries_problems(where: str, entries: Any) -> list[str]:
+    if not isinstance(entries, dict):
+        return [f"{where} must be an object"]
+    problems = []
+    for name, entry in entries.items():
+        if not _is_value(entry):
+            problems.append(f"{where}.{name} must be an object {{value: string}}, got {entry!r}")
+            continue
+        multi = entry.get("multiValue")
+        if multi is not None and (
+            not isinstance(multi, list) or not all(_is_value(item) for item in multi)
+        ):
+            problems.append(f"{where}.{name}.multiValue must be a list of {{value: string}}")
+    return problems
+
+
+def _is_value(entry: Any) -> bool:
+    return isinstance(entry, dict) and isinstance(entry.get("value"), str)
