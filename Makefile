@@ -41,11 +41,10 @@ down: venv
 	$(PY) -m localaws down
 
 bootstrap: venv
-	$(PY) -m localaws env > /dev/null
-	eval "$$($(PY) -m localaws env)" && $(PY) -m qdn.cli bootstrap
+	$(PY) -m localaws bootstrap
 
 stage: venv
-	eval "$$($(PY) -m localaws env)" && $(PY) -m qdn.cli stage
+	eval "$$($(PY) -m localaws env)" && $(PY) -m qdn stage
 
 demo: venv
 	$(PY) -m localaws.demo

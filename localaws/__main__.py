@@ -1,4 +1,4 @@
-"""``python -m localaws up|down|env|status``: the local AWS stack's lifecycle from a shell.
+"""``python -m localaws up|down|env|status|bootstrap``: the local AWS stack from a shell.
 
 ``up`` starts moto and the local CloudFront and prints what to point clients at; ``env`` prints
 ``export`` lines for ``eval`` so a shell (or ``make``) talks to the running stack; ``down`` stops
@@ -44,6 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("down", help="stop every process the stack started")
     sub.add_parser("env", help="print export lines for the running stack (for eval)")
     sub.add_parser("status", help="say whether the stack is running and where")
+    sub.add_parser("bootstrap", help="create the QuickDumpNow infrastructure on the running stack")
     args = parser.parse_args(argv)
 
     if args.command == "up":
@@ -85,6 +86,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "env":
         for key, value in stack.aws_env(running.config).items():
             print(f"export {key}={shlex.quote(value)}")
+        return 0
+    if args.command == "bootstrap":
+        from localaws.bootstrap import bootstrap
+
+        report = bootstrap(lambda service: stack.client(running.config, service))
+        for line in report.lines:
+            print(line)
+        print(f"bootstrap done: {report.changed} changes")
         return 0
     # status
     cfg = running.config

@@ -20,6 +20,7 @@ import urllib.request
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from subprocess import Popen
+from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -146,6 +147,20 @@ def airflow_connection(cfg: StackConfig) -> str:
             },
         },
         separators=(",", ":"),
+    )
+
+
+def client(cfg: StackConfig, service: str) -> Any:
+    """A boto3 client for ``service`` on this stack (CloudFront on ours, the rest on moto)."""
+    import boto3
+
+    endpoint = cfg.cloudfront_url if service == "cloudfront" else cfg.moto_url
+    return boto3.client(
+        service,
+        endpoint_url=endpoint,
+        region_name=REGION,
+        aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
     )
 
 

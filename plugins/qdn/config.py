@@ -38,3 +38,13 @@ AUDIT_LOG_GROUP = "/qdn/jobs/audit"
 
 API_PATH_PREFIX = "/api/"
 TRACK_API_PREFIX = API_PATH_PREFIX + "track/"
+
+# The track API's Lambda function URL; the local CloudFront serves any origin under
+# ".lambda-url.<region>.on.aws" from the in-process handler.
+TRACK_API_ORIGIN_DOMAIN = "qdn-track-api.lambda-url.us-east-1.on.aws"
+SITE_ORIGIN_ID = "site-s3"
+API_ORIGIN_ID = "track-api"
+
+# Marker in the shell that staging replaces with the build id; the smoke check reads it back.
+BUILD_ID_PLACEHOLDER = "__QDN_BUILD_ID__"
+BUILD_ID_META_NAME = "qdn-build-id"

@@ -1,0 +1,337 @@
+"""Create QuickDumpNow's infrastructure on the local stack, idempotently.
+
+Every step looks before it writes, so a second run reports "exists" for everything and changes
+nothing: the bucket (versioned, public access blocked), the private job records (moving a root-level
+``jobs.json`` left by the old manual process into ``data/`` once), the site staged from
+``site/public`` (and copied into production on the very first run, so the edges have a site to
+serve), the CloudFront Function, both distributions, the alerts topic, the audit log group and the
+alarm the nightly check expects.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from qdn import config, headers, staging
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SITE_SOURCE = REPO_ROOT / "site" / "public"
+FUNCTION_SOURCE = REPO_ROOT / "cf" / f"{config.FUNCTION_NAME}.js"
+
+# AWS managed cache policies (fixed ids, the same in every account).
+CACHING_OPTIMIZED = "658327ea-f89d-4fab-a63d-7e88639e58f6"
+CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
+# AWS managed origin request policy: every viewer header but Host reaches the API origin.
+ALL_VIEWER_EXCEPT_HOST = "b689b0a8-53d0-40ab-baf2-68738e2966ac"
+
+# Audit events are evidence of who changed which job: a year, the retention ops asked for.
+AUDIT_RETENTION_DAYS = 365
+ALARM_NAME = "qdn-edge-5xx-rate"
+# More than 5% of edge responses failing for 5 minutes is an outage, not noise.
+ALARM_THRESHOLD_PERCENT = 5.0
+
+EMPTY_JOBS_DOCUMENT = {"schema_version": 1, "jobs": []}
+
+
+@dataclass
+class BootstrapReport:
+    lines: list[str] = field(default_factory=list)
+    changed: int = 0
+
+    def did(self, line: str) -> None:
+        self.lines.append("created: " + line)
+        self.changed += 1
+
+    def saw(self, line: str) -> None:
+        self.lines.append("exists:  " + line)
+
+
+def _missing(call: Callable[[], Any], *codes: str) -> bool:
+    try:
+        call()
+    except ClientError as err:
+        if err.response["Error"]["Code"] in codes or err.response["Error"]["Code"] in {"404"}:
+            return True
+        raise
+    return False
+
+
+def ensure_bucket(s3: Any, report: BootstrapReport, bucket: str) -> None:
+    if _missing(lambda: s3.head_bucket(Bucket=bucket), "NoSuchBucket", "NotFound"):
+        s3.create_bucket(Bucket=bucket)
+        report.did(f"bucket s3://{bucket}")
+    else:
+        report.saw(f"bucket s3://{bucket}")
+    if s3.get_bucket_versioning(Bucket=bucket).get("Status") != "Enabled":
+        s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+        report.did(f"versioning on s3://{bucket} (rollback restores versions)")
+    else:
+        report.saw(f"versioning on s3://{bucket}")
+    block = {
+        "BlockPublicAcls": True,
+        "IgnorePublicAcls": True,
+        "BlockPublicPolicy": True,
+        "RestrictPublicBuckets": True,
+    }
+    try:
+        current = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
+    except ClientError:
+        current = {}
+    if current != block:
+        s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration=block)
+        report.did(f"public access block on s3://{bucket} (only the edge reads the site)")
+    else:
+        report.saw(f"public access block on s3://{bucket}")
+
+
+def ensure_jobs_document(s3: Any, report: BootstrapReport, bucket: str) -> None:
+    has_private = not _missing(
+        lambda: s3.head_object(Bucket=bucket, Key=config.JOBS_KEY), "NoSuchKey"
+    )
+    has_legacy = not _missing(
+        lambda: s3.head_object(Bucket=bucket, Key=config.LEGACY_JOBS_KEY), "NoSuchKey"
+    )
+    if has_legacy and not has_private:
+        # Server-side copy, then delete: the records never leave S3 and never pass through here.
+        s3.copy_object(
+            Bucket=bucket,
+            Key=config.JOBS_KEY,
+            CopySource={"Bucket": bucket, "Key": config.LEGACY_JOBS_KEY},
+            CacheControl=headers.PRIVATE_CACHE_CONTROL,
+            ContentType="application/json",
+            MetadataDirective="REPLACE",
+        )
+        s3.delete_object(Bucket=bucket, Key=config.LEGACY_JOBS_KEY)
+        report.did(f"moved legacy s3://{bucket}/{config.LEGACY_JOBS_KEY} to {config.JOBS_KEY}")
+    elif has_legacy:
+        report.lines.append(
+            f"WARNING: both {config.LEGACY_JOBS_KEY} and {config.JOBS_KEY} exist; the root copy "
+            "was left alone — compare them and delete the root one by hand"
+        )
+    elif not has_private:
+        s3.put_object(
+            Bucket=bucket,
+            Key=config.JOBS_KEY,
+            Body=json.dumps(EMPTY_JOBS_DOCUMENT).encode(),
+            ContentType="application/json",
+            CacheControl=headers.PRIVATE_CACHE_CONTROL,
+            IfNoneMatch="*",
+        )
+        report.did(f"empty job records at s3://{bucket}/{config.JOBS_KEY}")
+    else:
+        report.saw(f"job records at s3://{bucket}/{config.JOBS_KEY}")
+
+
+def ensure_site(s3: Any, report: BootstrapReport, bucket: str, source: Path) -> str:
+    result = staging.stage(s3, source, bucket)
+    if result.uploaded:
+        report.did(result.summary())
+    else:
+        report.saw(f"staged build {result.build_id}")
+    listed = s3.list_objects_v2(Bucket=bucket, Prefix=config.SITE_PREFIX, MaxKeys=1)
+    if listed.get("KeyCount", 0) == 0:
+        # First deployment only: later releases promote through the DAG's plan.
+        prefix = staging.build_prefix(result.build_id)
+        manifest = staging.read_build_manifest(s3, result.build_id, bucket)
+        for path, meta in manifest["files"].items():
+            s3.copy_object(
+                Bucket=bucket,
+                Key=config.SITE_PREFIX + path,
+                CopySource={"Bucket": bucket, "Key": prefix + path},
+                ContentType=headers.content_type_for(path),
+                CacheControl=headers.cache_control_for(path),
+                Metadata={staging.SHA256_META: meta["sha256"]},
+                MetadataDirective="REPLACE",
+            )
+        report.did(
+            f"first production site from {result.build_id} ({len(manifest['files'])} objects)"
+        )
+    else:
+        report.saw(f"production site under s3://{bucket}/{config.SITE_PREFIX}")
+    return result.build_id
+
+
+def ensure_function(cf: Any, report: BootstrapReport, code: bytes) -> str:
+    try:
+        described = cf.describe_function(Name=config.FUNCTION_NAME, Stage="LIVE")
+        report.saw(f"function {config.FUNCTION_NAME} (LIVE)")
+        return described["FunctionSummary"]["FunctionMetadata"]["FunctionARN"]
+    except ClientError as err:
+        if err.response["Error"]["Code"] != "NoSuchFunctionExists":
+            raise
+    try:
+        created = cf.create_function(
+            Name=config.FUNCTION_NAME,
+            FunctionConfig={
+                "Comment": "QuickDumpNow SPA routes",
+                "Runtime": config.FUNCTION_RUNTIME,
+            },
+            FunctionCode=code,
+        )
+        etag = created["ETag"]
+    except ClientError as err:
+        if err.response["Error"]["Code"] != "FunctionAlreadyExists":
+            raise
+        etag = cf.describe_function(Name=config.FUNCTION_NAME, Stage="DEVELOPMENT")["ETag"]
+    published = cf.publish_function(Name=config.FUNCTION_NAME, IfMatch=etag)
+    report.did(f"function {config.FUNCTION_NAME}, published to LIVE")
+    return published["FunctionSummary"]["FunctionMetadata"]["FunctionARN"]
+
+
+def distribution_config(alias: str, function_arn: str, bucket: str, region: str) -> dict[str, Any]:
+    """Both distributions share this shape; only the alias (and the reference) differ."""
+    api_behaviour = {
+        "PathPattern": config.API_PATH_PREFIX + "*",
+        "TargetOriginId": config.API_ORIGIN_ID,
+        "ViewerProtocolPolicy": "https-only",
+        # The track API answers with Cache-Control max-age=60; the dashboard's no-store is honoured.
+        "CachePolicyId": CACHING_OPTIMIZED,
+        "OriginRequestPolicyId": ALL_VIEWER_EXCEPT_HOST,
+        "AllowedMethods": {
+            "Quantity": 7,
+            "Items": ["GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"],
+            "CachedMethods": {"Quantity": 2, "Items": ["GET", "HEAD"]},
+        },
+        "Compress": True,
+    }
+    return {
+        "CallerReference": f"qdn-bootstrap-{alias}",
+        "Aliases": {"Quantity": 1, "Items": [alias]},
+        "DefaultRootObject": routes_shell_key(),
+        "Comment": f"QuickDumpNow {alias}",
+        "Enabled": True,
+        "Origins": {
+            "Quantity": 2,
+            "Items": [
+                {
+                    "Id": config.SITE_ORIGIN_ID,
+                    "DomainName": f"{bucket}.s3.{region}.amazonaws.com",
+                    "OriginPath": config.ORIGIN_PATH,
+                    "S3OriginConfig": {"OriginAccessIdentity": ""},
+                },
+                {
+                    "Id": config.API_ORIGIN_ID,
+                    "DomainName": config.TRACK_API_ORIGIN_DOMAIN,
+                    "OriginPath": "",
+                    "CustomOriginConfig": {
+                        "HTTPPort": 80,
+                        "HTTPSPort": 443,
+                        "OriginProtocolPolicy": "https-only",
+                    },
+                },
+            ],
+        },
+        "DefaultCacheBehavior": {
+            "TargetOriginId": config.SITE_ORIGIN_ID,
+            "ViewerProtocolPolicy": "redirect-to-https",
+            # No query strings in the cache key: the shell is cached once, not once per token.
+            "CachePolicyId": CACHING_OPTIMIZED,
+            "Compress": True,
+            "FunctionAssociations": {
+                "Quantity": 1,
+                "Items": [{"FunctionARN": function_arn, "EventType": "viewer-request"}],
+            },
+        },
+        "CacheBehaviors": {"Quantity": 1, "Items": [api_behaviour]},
+    }
+
+
+def routes_shell_key() -> str:
+    from qdn.routes import SHELL_KEY
+
+    return SHELL_KEY
+
+
+def _distributions_by_alias(cf: Any) -> dict[str, dict[str, Any]]:
+    found: dict[str, dict[str, Any]] = {}
+    for page in cf.get_paginator("list_distributions").paginate():
+        for item in page.get("DistributionList", {}).get("Items", []) or []:
+            for alias in item.get("Aliases", {}).get("Items", []) or []:
+                found[alias] = item
+    return found
+
+
+def ensure_distributions(
+    cf: Any, report: BootstrapReport, function_arn: str, bucket: str, region: str
+) -> dict[str, str]:
+    existing = _distributions_by_alias(cf)
+    ids = {}
+    for alias in config.DISTRIBUTION_ALIASES:
+        if alias in existing:
+            ids[alias] = existing[alias]["Id"]
+            report.saw(f"distribution {ids[alias]} for {alias}")
+            continue
+        created = cf.create_distribution(
+            DistributionConfig=distribution_config(alias, function_arn, bucket, region)
+        )
+        ids[alias] = created["Distribution"]["Id"]
+        report.did(f"distribution {ids[alias]} for {alias}")
+    return ids
+
+
+def ensure_alerts(sns: Any, logs: Any, cloudwatch: Any, report: BootstrapReport) -> str:
+    topics = [t["TopicArn"] for t in sns.list_topics().get("Topics", [])]
+    topic_arn = next((t for t in topics if t.endswith(":" + config.ALERTS_TOPIC)), None)
+    if topic_arn:
+        report.saw(f"SNS topic {topic_arn}")
+    else:
+        topic_arn = sns.create_topic(Name=config.ALERTS_TOPIC)["TopicArn"]
+        report.did(f"SNS topic {topic_arn}")
+
+    groups = logs.describe_log_groups(logGroupNamePrefix=config.AUDIT_LOG_GROUP)["logGroups"]
+    if any(g["logGroupName"] == config.AUDIT_LOG_GROUP for g in groups):
+        report.saw(f"log group {config.AUDIT_LOG_GROUP}")
+    else:
+        logs.create_log_group(logGroupName=config.AUDIT_LOG_GROUP)
+        logs.put_retention_policy(
+            logGroupName=config.AUDIT_LOG_GROUP, retentionInDays=AUDIT_RETENTION_DAYS
+        )
+        report.did(f"log group {config.AUDIT_LOG_GROUP} ({AUDIT_RETENTION_DAYS} days)")
+
+    alarms = cloudwatch.describe_alarms(AlarmNames=[ALARM_NAME])["MetricAlarms"]
+    if alarms:
+        report.saw(f"alarm {ALARM_NAME}")
+    else:
+        cloudwatch.put_metric_alarm(
+            AlarmName=ALARM_NAME,
+            AlarmDescription="Edge 5xx rate above threshold: customers cannot track or book",
+            Namespace="AWS/CloudFront",
+            MetricName="5xxErrorRate",
+            Dimensions=[{"Name": "Region", "Value": "Global"}],
+            Statistic="Average",
+            Period=300,
+            EvaluationPeriods=1,
+            Threshold=ALARM_THRESHOLD_PERCENT,
+            ComparisonOperator="GreaterThanThreshold",
+            AlarmActions=[topic_arn],
+            TreatMissingData="notBreaching",
+        )
+        report.did(f"alarm {ALARM_NAME} -> {config.ALERTS_TOPIC}")
+    return topic_arn
+
+
+def bootstrap(
+    clients: Callable[[str], Any],
+    *,
+    bucket: str = config.BUCKET,
+    region: str = "us-east-1",
+    site_source: Path = SITE_SOURCE,
+    function_source: Path = FUNCTION_SOURCE,
+) -> BootstrapReport:
+    """Run every step; ``clients(service)`` returns a boto3 client for the stack."""
+    report = BootstrapReport()
+    s3 = clients("s3")
+    ensure_bucket(s3, report, bucket)
+    ensure_jobs_document(s3, report, bucket)
+    ensure_site(s3, report, bucket, site_source)
+    cf = clients("cloudfront")
+    arn = ensure_function(cf, report, function_source.read_bytes())
+    ensure_distributions(cf, report, arn, bucket, region)
+    ensure_alerts(clients("sns"), clients("logs"), clients("cloudwatch"), report)
+    return report
