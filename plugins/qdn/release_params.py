@@ -1,0 +1,105 @@
+"""The release's parameters, validated once, before anything is written.
+
+The Params form already checks types in the UI, but a run triggered from the CLI or the REST API
+can carry anything. The first task validates every field here and fails with one line per bad
+field, so a typo in a price never leaves a published function behind a half-made release; every
+other task re-reads the same validated model.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from qdn import config
+from qdn.jobs.model import JobStatus, NewJob, describe_validation_error
+
+# A build id as staging makes it ("build-" + 12 hex digits); "" means staging/LATEST.
+BUILD_ID_RE = re.compile(r"^build-[0-9a-f]{12}$")
+# Fifty objects is several times the site's whole asset churn in a normal release; more means a
+# wrong build id or an emptied staging folder, which must not wipe production.
+DEFAULT_DELETE_CAP = 50
+# Job fields in the form are flat, prefixed "job_", because Params forms have no nested objects.
+JOB_PREFIX = "job_"
+JOB_FIELDS = tuple(NewJob.model_fields)
+
+
+class ReleaseParamsError(ValueError):
+    """One line per bad field, each naming it."""
+
+
+@dataclass(frozen=True)
+class ReleaseParams:
+    build_id: str  # "" = staging/LATEST
+    promote: bool
+    dry_run: bool
+    distributions: tuple[str, ...]
+    delete_cap: int
+    job: NewJob | None
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> ReleaseParams:
+        errors: list[str] = []
+        build_id = str(params.get("build_id") or "").strip()
+        if build_id and not BUILD_ID_RE.match(build_id):
+            errors.append(
+                f"build_id: {build_id!r} is not a build id (build-<12 hex digits>); "
+                "leave it empty to promote staging/LATEST"
+            )
+        promote = params.get("promote", True)
+        dry_run = params.get("dry_run", False)
+        for name, value in (("promote", promote), ("dry_run", dry_run)):
+            if not isinstance(value, bool):
+                errors.append(f"{name}: must be true or false, got {value!r}")
+        raw_dists = params.get("distributions") or list(config.DISTRIBUTION_ALIASES)
+        if isinstance(raw_dists, str):
+            raw_dists = [d.strip() for d in raw_dists.split(",") if d.strip()]
+        unknown = [d for d in raw_dists if d not in config.DISTRIBUTION_ALIASES]
+        if unknown or not raw_dists:
+            errors.append(
+                f"distributions: {unknown or raw_dists!r} not known; choose from "
+                f"{', '.join(config.DISTRIBUTION_ALIASES)}"
+            )
+        delete_cap = params.get("delete_cap", DEFAULT_DELETE_CAP)
+        if not isinstance(delete_cap, int) or isinstance(delete_cap, bool) or delete_cap < 0:
+            errors.append(f"delete_cap: must be a whole number 0 or more, got {delete_cap!r}")
+
+        job_values = {
+            k[len(JOB_PREFIX) :]: v
+            for k, v in params.items()
+            if k.startswith(JOB_PREFIX) and v not in (None, "")
+        }
+        unknown_job = sorted(set(job_values) - set(JOB_FIELDS))
+        if unknown_job:
+            errors.append(
+                f"{', '.join(JOB_PREFIX + u for u in unknown_job)}: not a job field; known: "
+                f"{', '.join(JOB_PREFIX + f for f in JOB_FIELDS)}"
+            )
+        job = None
+        if job_values and not unknown_job:
+            try:
+                job = NewJob.model_validate(job_values)
+            except ValidationError as exc:
+                detail = describe_validation_error(exc, "job")
+                errors.extend(
+                    JOB_PREFIX + line.strip() for line in detail.splitlines()[1:] if line.strip()
+                )
+        if errors:
+            raise ReleaseParamsError(
+                "the release parameters are invalid; nothing was changed:\n  " + "\n  ".join(errors)
+            )
+        return cls(
+            build_id=build_id,
+            promote=bool(promote),
+            dry_run=bool(dry_run),
+            distributions=tuple(raw_dists),
+            delete_cap=int(delete_cap),
+            job=job,
+        )
+
+
+def job_status_choices() -> list[str]:
+    return [s.value for s in JobStatus if not s.is_terminal]
