@@ -13,6 +13,7 @@ import secrets
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -116,6 +117,7 @@ def phone_page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Pag
 
 TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{22,64}$")
 NOT_FOUND = "Job not found, or this tracking link is no longer valid"
+STATUS_LABELS = {"booked": "Booked", "scheduled": "Scheduled", "delivered": "Delivered"}
 
 
 @dataclass
@@ -125,25 +127,23 @@ class DevSite:
     dashboard_key: str
     jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
 
-    def add_job(self, **overrides: Any) -> str:
+    def add_job(self, **new_job: Any) -> str:
+        """Like a release run's new job: the stored history starts at its status."""
         token = secrets.token_urlsafe(24)
-        job = {
-            "reference": f"QDN-{secrets.randbelow(10**6):06d}",
-            "status": "scheduled",
-            "status_label": "Scheduled",
-            "service_date": "2031-05-14",
-            "location": "12 Soderblom Ave, Springfield",
-            "customer_name": "Mark Example",
-            "history": [
-                {"status": "booked", "label": "Booked", "at": "2031-05-01T09:30:00Z"},
-                {"status": "scheduled", "label": "Scheduled", "at": "2031-05-02T14:05:00Z"},
-            ],
-            "updated_at": "2031-05-02T14:05:00Z",
-            "price": 600,
-            "currency": "USD",
+        status = new_job.get("status", "booked")
+        now = datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+        self.jobs[token] = {
+            "reference": f"J-{secrets.token_hex(6).upper()}",
+            "status": status,
+            "status_label": STATUS_LABELS[status],
+            "service_date": new_job.get("service_date", "2031-05-14"),
+            "location": new_job.get("location", "12 Soderblom Ave"),
+            "customer_name": new_job.get("customer_name", "Mark Example"),
+            "history": [{"status": status, "label": STATUS_LABELS[status], "at": now}],
+            "updated_at": now,
+            "price": str(new_job.get("price", "600.00")),
+            "currency": new_job.get("currency", "USD"),
         }
-        job.update(overrides)
-        self.jobs[token] = job
         return token
 
 

@@ -414,7 +414,7 @@
       errors.address = BOOKING_MESSAGES.address;
     }
 
-    var date = str(values.service_date).trim();
+    var date = str(values.service_date);
     var lastDay = addDaysUtc(today, BOOKING_HORIZON_DAYS);
     if (!isRealDate(date) || date < today || date > lastDay) {
       errors.service_date = BOOKING_MESSAGES.service_date;
@@ -424,7 +424,7 @@
       errors.dumpster_size = BOOKING_MESSAGES.dumpster_size;
     }
 
-    if (charCount(str(values.notes)) > NOTES_MAX) errors.notes = BOOKING_MESSAGES.notes;
+    if (charCount(str(values.notes).trim()) > NOTES_MAX) errors.notes = BOOKING_MESSAGES.notes;
     return errors;
   }
 
