@@ -1,0 +1,205 @@
+"""The CloudFront Function, run in the embedded engine: every case in cf/cases, plus properties."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from urllib.parse import quote, unquote
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from localaws.cloudfront.runtime import MAX_CODE_BYTES, run_function
+from qdn.function_cases import (
+    FunctionCase,
+    FunctionCaseError,
+    check_output,
+    load_cases,
+)
+
+REPO = Path(__file__).resolve().parent.parent
+CF_DIR = REPO / "cf"
+CODE = (CF_DIR / "qdn-track-rewrite.js").read_text(encoding="utf-8")
+SEED = (REPO / "bench" / "seed_rewrite.js").read_text(encoding="utf-8")
+CASES = load_cases(CF_DIR)
+
+
+def _run(case: FunctionCase, code: str = CODE) -> list[str]:
+    run = run_function(code, case.event)
+    output = json.dumps(run.output) if run.output is not None else ""
+    return check_output(case, output, run.error or "")
+
+
+def test_function_is_under_10_kb() -> None:
+    assert len(CODE.encode("utf-8")) < MAX_CODE_BYTES
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_case(case: FunctionCase) -> None:
+    assert _run(case) == []
+
+
+def test_compute_utilization_is_far_below_the_release_gate() -> None:
+    # The release refuses a function over 70; leave plenty of room for a slower edge.
+    worst = max(run_function(CODE, c.event).compute_utilization for c in CASES[:10])
+    assert worst <= 35
+
+
+def test_the_seed_function_fails_the_cases() -> None:
+    failures = {c.name: _run(c, SEED) for c in CASES}
+    # Its string-valued original_path is refused by CloudFront's output validation...
+    assert "original_path" in " ".join(failures["track-token"])
+    # ...and it leaks private data to the origin.
+    assert failures["private-data-jobs"]
+
+
+def test_track_rewrite_keeps_the_viewer_path_recoverable() -> None:
+    case = next(c for c in CASES if c.name == "track-encoded-path")
+    run = run_function(CODE, case.event)
+    value = run.output["request"]["querystring"]["original_path"]["value"]
+    assert unquote(value) == case.event["request"]["uri"]
+
+
+# --- the case format and its checker --------------------------------------------------------------
+
+
+def _case(**changes: object) -> FunctionCase:
+    base = {
+        "name": "x",
+        "path": Path("x.json"),
+        "description": "",
+        "event": {"request": {"uri": "/"}},
+        "expected_output": {
+            "request": {"uri": "/index.html", "querystring": {"a": {"value": "1"}}}
+        },
+        "expected_error": None,
+    }
+    base.update(changes)
+    return FunctionCase(**base)
+
+
+def test_check_output_lists_each_difference_by_path() -> None:
+    got = {"request": {"uri": "/x", "querystring": {"b": {"value": "2"}}}}
+    diffs = check_output(_case(), json.dumps(got), "")
+    assert diffs == [
+        'x: request.uri: expected "/index.html", got "/x"',
+        'x: request.querystring.a: missing, expected {"value": "1"}',
+        'x: request.querystring.b: unexpected {"value": "2"}',
+    ]
+    expected = {"request": {"uri": "/index.html", "querystring": {"a": {"value": "1"}}}}
+    assert check_output(_case(), json.dumps(expected), None) == []
+
+
+def test_check_output_errors_both_ways() -> None:
+    assert check_output(_case(), None, "TypeError: boom") == [
+        "x: the function failed: TypeError: boom"
+    ]
+    assert check_output(_case(), "", "") == ["x: the function returned no output"]
+    assert check_output(_case(), "{nope", None)[0].startswith("x: the output is not JSON")
+    expects_error = _case(expected_output=None, expected_error="TypeError")
+    assert check_output(expects_error, None, "TypeError: boom") == []
+    assert "expected an error" in check_output(expects_error, '{"request": {}}', "")[0]
+    assert "got 'RangeError: x'" in check_output(expects_error, None, "RangeError: x")[0]
+
+
+@pytest.mark.parametrize(
+    ("content", "fragment"),
+    [
+        ("{", "not readable JSON"),
+        ("[]", "must be a JSON object"),
+        ('{"event": {"request": {"uri": "/"}}}', "exactly one of"),
+        ('{"event": {}, "expected_error": "x"}', "request.uri"),
+        ('{"event": {"request": {"uri": "/"}}, "expected_output": {"x": 1}}', "expected_output"),
+        ('{"event": {"request": {"uri": "/"}}, "expected_error": "", "z": 1}', "unknown keys"),
+    ],
+)
+def test_bad_case_files_are_refused(tmp_path: Path, content: str, fragment: str) -> None:
+    (tmp_path / "cases").mkdir()
+    (tmp_path / "cases" / "bad.json").write_text(content)
+    with pytest.raises(FunctionCaseError, match=r"bad\.json") as caught:
+        load_cases(tmp_path)
+    assert fragment in str(caught.value)
+
+
+def test_no_cases_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(FunctionCaseError, match="no function test cases"):
+        load_cases(tmp_path)
+
+
+# --- properties -----------------------------------------------------------------------------------
+
+_SEGMENT = st.text(
+    alphabet=st.sampled_from(list("abcdjostrkJOSDATA.%2546;\\_-~é ")) | st.characters(),
+    max_size=12,
+)
+_URI = st.one_of(
+    st.lists(_SEGMENT, max_size=5).map(lambda parts: "/" + "/".join(parts)),
+    st.sampled_from(["/track/", "/book/", "/dashboard/", "/track", "/data/", "/"]).flatmap(
+        lambda prefix: _SEGMENT.map(lambda rest: prefix + rest)
+    ),
+)
+_VALUE = st.fixed_dictionaries({"value": st.text(max_size=10)})
+_QUERY = st.dictionaries(
+    st.sampled_from(["original_path", "ORIGINAL_PATH", "a", "utm", "tag"]) | st.text(max_size=8),
+    _VALUE
+    | st.builds(
+        lambda values: {"value": values[0]["value"], "multiValue": values},
+        st.lists(_VALUE, min_size=1, max_size=3),
+    ),
+    max_size=4,
+)
+
+
+def _event(uri: str, query: dict) -> dict:
+    return {
+        "version": "1.0",
+        "context": {"eventType": "viewer-request"},
+        "viewer": {"ip": "203.0.113.9"},
+        "request": {
+            "method": "GET",
+            "uri": uri,
+            "querystring": query,
+            "headers": {},
+            "cookies": {},
+        },
+    }
+
+
+@settings(max_examples=300, deadline=None)
+@given(_URI, _QUERY)
+def test_never_throws_and_always_returns_a_path_or_a_response(uri: str, query: dict) -> None:
+    run = run_function(CODE, _event(uri, query))
+    assert run.error is None, run.error
+    if "request" in run.output:
+        request = run.output["request"]
+        assert request["uri"].startswith("/")
+        if request["uri"] == "/index.html" and uri != "/index.html":
+            # A rewrite: exactly one original_path, the viewer's own, and nothing else lost.
+            assert request["querystring"]["original_path"] == {"value": _encode(uri)}
+            others = {k: v for k, v in query.items() if unquote(k).lower() != "original_path"}
+            assert {k: v for k, v in request["querystring"].items() if k != "original_path"} == (
+                others
+            )
+        else:
+            assert request == _event(uri, query)["request"]
+    else:
+        assert run.output["response"]["statusCode"] in (301, 404)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_SEGMENT, max_size=4), st.sampled_from(["jobs.json", "JOBS.JSON", "Jobs.json"]))
+def test_jobs_json_anywhere_is_refused(parts: list[str], name: str) -> None:
+    uri = "/" + "/".join([*parts, name])
+    run = run_function(CODE, _event(uri, {}))
+    assert run.output == {
+        "response": {
+            "statusCode": 404,
+            "statusDescription": "Not Found",
+            "headers": {"cache-control": {"value": "no-store"}},
+        }
+    }
+
+
+def _encode(uri: str) -> str:
+    return quote(uri, safe="~()*!.'-_")  # JavaScript's encodeURIComponent
