@@ -1,0 +1,223 @@
+"""The audit trail of job changes: one CloudWatch Logs event per change, written exactly once.
+
+The trail must survive the same crashes the job store survives. A task can die after its S3 write
+and before its audit event (or after both, before returning); Airflow then retries it, the store
+finds the job it already wrote and asks for the event again. So recording is idempotent: an event
+is identified by what changed (action, job, status, idempotency key) and by when (the change's own
+time, taken from the stored job, never from the clock of the attempt), which makes a retry's event
+identical to the first one and lets :meth:`AuditLog.record` find it before writing a second copy.
+
+An event never carries the full token or the customer's contact details or address: the audit log
+is read by more people than ``jobs.json`` is.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from botocore.exceptions import ClientError
+
+from qdn import config
+from qdn.jobs.model import Job, JobStatus, redact_token
+
+log = logging.getLogger(__name__)
+
+Action = Literal["job.created", "job.status_changed"]
+JOB_CREATED: Action = "job.created"
+JOB_STATUS_CHANGED: Action = "job.status_changed"
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class AuditError(RuntimeError):
+    """The audit event could not be written or looked up; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    """One job change as the audit log records it.
+
+    ``jobs_etag`` is the ETag of the ``jobs.json`` that holds the change: the one written by the
+    change, or, when a retry records an event a crashed attempt could not, the one it was found in.
+    """
+
+    action: Action
+    job_id: str
+    token_hint: str
+    idempotency_key: str
+    status: JobStatus
+    jobs_etag: str
+    at: datetime
+
+    @classmethod
+    def created(cls, job: Job, *, idempotency_key: str, jobs_etag: str) -> AuditEvent:
+        first = job.history[0]
+        return cls(
+            action=JOB_CREATED,
+            job_id=job.id,
+            token_hint=redact_token(job.token),
+            idempotency_key=idempotency_key,
+            status=first.status,
+            jobs_etag=jobs_etag,
+            at=job.created_at,
+        )
+
+    @classmethod
+    def status_changed(
+        cls, job: Job, *, status: JobStatus, at: datetime, idempotency_key: str, jobs_etag: str
+    ) -> AuditEvent:
+        return cls(
+            action=JOB_STATUS_CHANGED,
+            job_id=job.id,
+            token_hint=redact_token(job.token),
+            idempotency_key=idempotency_key,
+            status=status,
+            jobs_etag=jobs_etag,
+            at=at,
+        )
+
+    @property
+    def timestamp_ms(self) -> int:
+        # Integer arithmetic: the same stored datetime gives the same millisecond on every retry.
+        return (self.at.astimezone(UTC) - _EPOCH) // timedelta(milliseconds=1)
+
+    @property
+    def stream(self) -> str:
+        """One stream per UTC day of the change, so a day's changes are read in one place."""
+        return self.at.astimezone(UTC).date().isoformat()
+
+    def to_message(self) -> str:
+        return json.dumps(
+            {
+                "action": self.action,
+                "job_id": self.job_id,
+                "token_hint": self.token_hint,
+                "idempotency_key": self.idempotency_key,
+                "status": self.status.value,
+                "jobs_etag": self.jobs_etag,
+                "at": self.at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+            },
+            sort_keys=True,
+        )
+
+    def is_same_change(self, message: str) -> bool:
+        """Whether a logged message records this change (the ETag may differ on a retry)."""
+        try:
+            logged = json.loads(message)
+        except ValueError:
+            return False
+        return isinstance(logged, dict) and all(
+            logged.get(name) == value
+            for name, value in (
+                ("action", self.action),
+                ("job_id", self.job_id),
+                ("idempotency_key", self.idempotency_key),
+                ("status", self.status.value),
+            )
+        )
+
+
+@dataclass(frozen=True)
+class AuditOutcome:
+    log_group: str
+    stream: str
+    written: bool
+
+    def describe(self) -> str:
+        verb = "written to" if self.written else "already in"
+        return f"audit event {verb} {self.log_group} stream {self.stream}"
+
+
+class AuditLog:
+    """Writes audit events into one log group (created by the bootstrap, with its retention)."""
+
+    def __init__(self, logs: Any, *, log_group: str = config.AUDIT_LOG_GROUP) -> None:
+        self._logs = logs
+        self.log_group = log_group
+
+    def record(self, event: AuditEvent) -> AuditOutcome:
+        """Make sure exactly one event for this change exists; write it only if none does.
+
+        Known limit: CloudWatch Logs makes an event searchable a few seconds after it is put. A
+        retry that followed a crash within those seconds could miss the first copy; Airflow's
+        retry delay (minutes) is far longer, and a second copy would be a duplicate line, never a
+        lost one.
+        """
+        self._ensure_stream(event.stream)
+        if self.find(event):
+            return AuditOutcome(self.log_group, event.stream, written=False)
+        try:
+            response = self._logs.put_log_events(
+                logGroupName=self.log_group,
+                logStreamName=event.stream,
+                logEvents=[{"timestamp": event.timestamp_ms, "message": event.to_message()}],
+            )
+        except ClientError as err:
+            raise AuditError(
+                f"could not write the {event.action} audit event for job {event.job_id} to "
+                f"{self.log_group}/{event.stream}: {_describe(err)}"
+            ) from err
+        rejected = response.get("rejectedLogEventsInfo")
+        if rejected:
+            # CloudWatch refuses events older than 14 days, older than the group's retention or
+            # more than 2 hours ahead; the change's time is what the event carries, so say it.
+            raise AuditError(
+                f"CloudWatch Logs rejected the {event.action} audit event for job {event.job_id} "
+                f"({', '.join(sorted(rejected))}): its time {event.at.isoformat()} is outside what "
+                f"{self.log_group} accepts (at most 14 days old, at most 2 hours ahead); record "
+                "the change by hand"
+            )
+        return AuditOutcome(self.log_group, event.stream, written=True)
+
+    def find(self, event: AuditEvent) -> list[dict[str, Any]]:
+        """The logged events that record this change.
+
+        The search is narrowed to the change's day stream and its exact millisecond (the event's
+        timestamp is the change's time), then by the idempotency key as a quoted term; each hit is
+        then compared field by field, so the server-side filter only has to be generous, not exact.
+        """
+        found: list[dict[str, Any]] = []
+        paginator = self._logs.get_paginator("filter_log_events")
+        try:
+            pages = paginator.paginate(
+                logGroupName=self.log_group,
+                logStreamNames=[event.stream],
+                startTime=event.timestamp_ms,
+                endTime=event.timestamp_ms,
+                filterPattern=f'"{event.idempotency_key}"',
+            )
+            for page in pages:
+                found.extend(e for e in page["events"] if event.is_same_change(e["message"]))
+        except ClientError as err:
+            raise AuditError(
+                f"could not look for the {event.action} audit event of job {event.job_id} in "
+                f"{self.log_group}/{event.stream}: {_describe(err)}"
+            ) from err
+        return found
+
+    def _ensure_stream(self, stream: str) -> None:
+        try:
+            self._logs.create_log_stream(logGroupName=self.log_group, logStreamName=stream)
+        except ClientError as err:
+            code = err.response["Error"]["Code"]
+            if code == "ResourceAlreadyExistsException":
+                return
+            if code == "ResourceNotFoundException":
+                # Not created here: the bootstrap owns the group and its retention policy.
+                raise AuditError(
+                    f"audit log group {self.log_group} does not exist; run the bootstrap "
+                    "(`python -m localaws bootstrap` on the local stack) to create it with its "
+                    "retention, then retry"
+                ) from err
+            raise AuditError(
+                f"could not create audit stream {self.log_group}/{stream}: {_describe(err)}"
+            ) from err
+
+
+def _describe(err: ClientError) -> str:
+    error = err.response.get("Error", {})
+    return f"{error.get('Code', '?')}: {error.get('Message', str(err))}"
