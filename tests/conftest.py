@@ -6,6 +6,8 @@ Every test that needs AWS talks to these servers over real HTTP; nothing here pa
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +30,17 @@ for _leaked in (
     os.environ.pop(_leaked, None)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+# Airflow reads its configuration when first imported: point it at a throwaway home (SQLite
+# metadata DB inside it), our dags/ and plugins/, before any test module imports it.
+_AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="qdn-airflow-"))
+os.environ.update(
+    AIRFLOW_HOME=str(_AIRFLOW_HOME),
+    AIRFLOW__CORE__DAGS_FOLDER=str(REPO_ROOT / "dags"),
+    AIRFLOW__CORE__PLUGINS_FOLDER=str(REPO_ROOT / "plugins"),
+    AIRFLOW__CORE__LOAD_EXAMPLES="False",
+    AIRFLOW__LOGGING__LOGGING_LEVEL="INFO",
+)
 
 # Tests wait on invalidations often; one second keeps InProgress observable and the suite fast.
 TEST_INVALIDATION_DELAY = 1.0
@@ -90,3 +103,88 @@ def aws_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackHandle]
         yield handle
     finally:
         stack.stop(state_dir)
+
+
+@dataclass
+class ReleasedSite:
+    """A bootstrapped stack whose production site is live on both edges."""
+
+    stack: StackHandle
+    build_id: str
+
+    def url(self, alias: str = "quickdumpnow.com") -> str:
+        return self.stack.edge_url(alias)
+
+    def add_job(self, **fields: Any) -> Any:
+        """Add a job straight into jobs.json (conditional write); returns the stored Job."""
+        from datetime import UTC, date, datetime, timedelta
+
+        from qdn import config, headers
+        from qdn.jobs.model import Job, JobsDocument, NewJob
+
+        values: dict[str, Any] = {
+            "customer_name": "Mark",
+            "location": "Soderblom Ave",
+            "service_date": date.today() + timedelta(days=3),
+            "price": "600.00",
+            "status": "ready_for_pickup",
+        }
+        values.update(fields)
+        s3 = self.stack.client("s3")
+        for _ in range(10):
+            got = s3.get_object(Bucket=config.BUCKET, Key=config.JOBS_KEY)
+            doc = JobsDocument.from_json_bytes(got["Body"].read())
+            job = Job.create(NewJob(**values), now=datetime.now(UTC), idempotency_key=None)
+            try:
+                s3.put_object(
+                    Bucket=config.BUCKET,
+                    Key=config.JOBS_KEY,
+                    Body=doc.with_job(job).to_json_bytes(),
+                    IfMatch=got["ETag"],
+                    ContentType="application/json",
+                    CacheControl=headers.PRIVATE_CACHE_CONTROL,
+                )
+                return job
+            except s3.exceptions.ClientError as err:
+                if err.response["Error"]["Code"] != "PreconditionFailed":
+                    raise
+        raise RuntimeError("jobs.json kept changing under the test")
+
+
+@pytest.fixture(scope="session")
+def bootstrapped(aws_stack: StackHandle) -> StackHandle:
+    """The stack after the bootstrap: bucket, job records, site, function, distributions, alerts."""
+    from localaws.bootstrap import bootstrap
+
+    bootstrap(aws_stack.client)
+    return aws_stack
+
+
+@pytest.fixture(scope="session")
+def released_site(bootstrapped: StackHandle) -> ReleasedSite:
+    from qdn import staging
+
+    return ReleasedSite(bootstrapped, staging.read_latest(bootstrapped.client("s3")))
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> Iterator[Path]:
+    """A migrated metadata DB, once per session (``resetdb`` takes a few seconds)."""
+    from airflow.utils import db
+
+    db.resetdb()
+    yield _AIRFLOW_HOME
+    shutil.rmtree(_AIRFLOW_HOME, ignore_errors=True)
+
+
+@pytest.fixture
+def airflow_env(bootstrapped: StackHandle, monkeypatch: pytest.MonkeyPatch) -> StackHandle:
+    """Airflow's ``aws_default`` connection and the release's Variables, pointed at the stack."""
+    import json
+
+    for key, value in bootstrapped.env.items():
+        monkeypatch.setenv(key, value)
+    urls = {alias: bootstrapped.edge_url(alias) for alias in bootstrapped.config.edge_ports}
+    monkeypatch.setenv("AIRFLOW_VAR_QDN_SITE_URLS", json.dumps(urls))
+    monkeypatch.setenv("AIRFLOW_VAR_QDN_WAITER_DELAY", "1")
+    return bootstrapped

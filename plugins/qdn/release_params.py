@@ -25,6 +25,7 @@ DEFAULT_DELETE_CAP = 50
 # Job fields in the form are flat, prefixed "job_", because Params forms have no nested objects.
 JOB_PREFIX = "job_"
 JOB_FIELDS = tuple(NewJob.model_fields)
+JOB_DEFINING_FIELDS = ("customer_name", "location", "service_date", "price")
 
 
 class ReleaseParamsError(ValueError):
@@ -79,7 +80,9 @@ class ReleaseParams:
                 f"{', '.join(JOB_PREFIX + f for f in JOB_FIELDS)}"
             )
         job = None
-        if job_values and not unknown_job:
+        # status and currency have defaults in the form, so only these say "there is a job".
+        wants_job = any(k in job_values for k in JOB_DEFINING_FIELDS)
+        if wants_job and not unknown_job:
             try:
                 job = NewJob.model_validate(job_values)
             except ValidationError as exc:

@@ -1,0 +1,109 @@
+"""
+# QuickDumpNow release
+
+Releases the dispatch site in the one order that never shows a customer a broken tracking link:
+
+1. **publish_function** — the CloudFront Function `qdn-track-rewrite` from `cf/`: updated only if
+   the code differs, tested with `TestFunction` on every case in `cf/cases/` (a wrong output, an
+   error or compute utilisation over 70 stops the release with nothing published), published with
+   `IfMatch`. A no-op when LIVE already runs the repo's code. It validates every parameter first.
+2. **promote_content** — the staged build (`build_id`, default `staging/LATEST`) is compared with
+   production by content hash; only changed objects are copied, assets before HTML; the replaced
+   version ids go to `releases/<run-id>.json` for rollback. Deletions wait for step 4.
+3. **upload_job** (beside 2) — the job from the form is added to the private `data/jobs.json` with
+   a conditional write; a retry finds the job it already wrote. Every change is an audit event.
+4. **invalidate** — one invalidation per distribution for exactly the changed paths, the routes
+   that serve them and the new job's track API path; the wait runs in the triggerer.
+5. **smoke_check** — the customer's tracking link, the track API, `/book/` and a private path,
+   fetched through each edge.
+
+**Dry run** computes and logs the whole plan and changes nothing. Leave the job fields empty for a
+release without a job. Failures are sent to the `qdn-release-alerts` SNS topic.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from airflow.providers.amazon.aws.notifications.sns import SnsNotifier
+from airflow.sdk import DAG, Param
+
+from qdn import config
+from qdn.operators.function import PublishFunctionOperator
+from qdn.operators.invalidate import InvalidateOperator
+from qdn.operators.jobs import UpsertJobOperator
+from qdn.operators.promote import PromoteContentOperator
+from qdn.operators.smoke import SmokeCheckOperator
+from qdn.release_params import DEFAULT_DELETE_CAP, job_status_choices
+
+CF_DIR = Path(__file__).resolve().parent.parent / "cf"
+ALERTS_TOPIC_ARN = (
+    "{{ var.value.get('qdn_alerts_topic_arn', "
+    f"'arn:aws:sns:us-east-1:123456789012:{config.ALERTS_TOPIC}') }}}}"
+)
+OPTIONAL_TEXT = ["null", "string"]
+
+notify_failure = SnsNotifier(
+    target_arn=ALERTS_TOPIC_ARN,
+    subject="qdn_release failed: {{ ti.task_id }}",
+    message="qdn_release run {{ run_id }} failed at {{ ti.task_id }} (try {{ ti.try_number }}). "
+    "Log: {{ ti.log_url }}",
+)
+
+with DAG(
+    dag_id="qdn_release",
+    schedule=None,
+    max_active_runs=1,
+    catchup=False,
+    doc_md=__doc__,
+    tags=["quickdumpnow", "release"],
+    default_args={
+        "owner": "ops",
+        # Only transient AWS errors reach a retry: the operators fail at once on anything else.
+        "retries": 3,
+        "retry_delay": timedelta(seconds=15),
+        "retry_exponential_backoff": True,
+        "max_retry_delay": timedelta(minutes=5),
+        "on_failure_callback": notify_failure,
+    },
+    params={
+        "build_id": Param("", type="string", description="Staged build to promote; empty = LATEST"),
+        "promote": Param(True, type="boolean", description="Promote staged content"),
+        "dry_run": Param(False, type="boolean", description="Plan and log only; change nothing"),
+        "distributions": Param(
+            list(config.DISTRIBUTION_ALIASES),
+            type="array",
+            items={"type": "string", "enum": list(config.DISTRIBUTION_ALIASES)},
+            description="Distributions to invalidate and smoke-check",
+        ),
+        "delete_cap": Param(DEFAULT_DELETE_CAP, type="integer", minimum=0),
+        "job_customer_name": Param(None, type=OPTIONAL_TEXT, description="Empty: no job"),
+        "job_customer_phone": Param(None, type=OPTIONAL_TEXT),
+        "job_customer_email": Param(None, type=OPTIONAL_TEXT),
+        "job_location": Param(None, type=OPTIONAL_TEXT, description="Street line"),
+        "job_city": Param(None, type=OPTIONAL_TEXT),
+        "job_postal_code": Param(None, type=OPTIONAL_TEXT),
+        "job_service_date": Param(None, type=OPTIONAL_TEXT, format="date"),
+        "job_price": Param(None, type=OPTIONAL_TEXT, description="e.g. 600.00"),
+        "job_currency": Param("USD", type="string"),
+        "job_status": Param("booked", type="string", enum=job_status_choices()),
+        "job_notes": Param(None, type=OPTIONAL_TEXT),
+    },
+) as dag:
+    publish_function = PublishFunctionOperator(
+        task_id="publish_function",
+        code_path=str(CF_DIR / f"{config.FUNCTION_NAME}.js"),
+        cases_dir=str(CF_DIR / "cases"),
+    )
+    promote_content = PromoteContentOperator(task_id="promote_content")
+    upload_job = UpsertJobOperator(task_id="upload_job")
+    invalidate = InvalidateOperator(
+        task_id="invalidate",
+        waiter_delay="{{ var.value.get('qdn_waiter_delay', 20) | int }}",
+    )
+    smoke_check = SmokeCheckOperator(
+        task_id="smoke_check", site_urls="{{ var.value.get('qdn_site_urls', '') }}"
+    )
+
+    publish_function >> [promote_content, upload_job] >> invalidate >> smoke_check

@@ -1,0 +1,85 @@
+"""What every release operator shares: the validated params, S3 access, and which errors retry.
+
+Airflow retries a failed task whatever failed. A release must retry only what can succeed the
+second time — throttling, timeouts, a 5xx — and fail at once on everything else (bad params, a
+failed gate, a stale ETag), so ops see the real cause immediately instead of after five retries.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+from airflow.exceptions import AirflowFailException
+from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+from botocore.exceptions import (
+    ClientError,
+    ConnectionClosedError,
+    EndpointConnectionError,
+    ReadTimeoutError,
+)
+
+from qdn.release_params import ReleaseParams, ReleaseParamsError
+
+log = logging.getLogger(__name__)
+
+# AWS's own "try again" codes (botocore's standard retry mode treats the same set as transient).
+TRANSIENT_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "TooManyRequestsException",
+        "RequestLimitExceeded",
+        "SlowDown",
+        "RequestTimeout",
+        "RequestTimeoutException",
+        "ServiceUnavailable",
+        "InternalError",
+        "InternalFailure",
+        "TooManyInvalidationsInProgress",
+    }
+)
+TRANSIENT_EXCEPTIONS = (EndpointConnectionError, ConnectionClosedError, ReadTimeoutError)
+
+
+def is_transient(err: BaseException) -> bool:
+    if isinstance(err, TRANSIENT_EXCEPTIONS):
+        return True
+    if isinstance(err, ClientError):
+        code = err.response.get("Error", {}).get("Code", "")
+        status = err.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        return code in TRANSIENT_CODES or status >= 500
+    return False
+
+
+@contextlib.contextmanager
+def retry_only_transient(step: str) -> Iterator[None]:
+    """Re-raise transient AWS errors (Airflow retries them); fail the task at once otherwise."""
+    try:
+        yield
+    except AirflowFailException:
+        raise
+    except Exception as err:
+        if is_transient(err):
+            log.warning("%s hit a transient AWS error, the task will retry: %s", step, err)
+            raise
+        raise AirflowFailException(f"{step} failed: {err}") from err
+
+
+def release_params(context: Any) -> ReleaseParams:
+    try:
+        return ReleaseParams.from_params(dict(context["params"]))
+    except ReleaseParamsError as err:
+        raise AirflowFailException(str(err)) from None
+
+
+def s3_client(aws_conn_id: str | None, region_name: str | None = None) -> Any:
+    """The S3 client from the same connection (``endpoint_url`` reaches moto locally)."""
+    return S3Hook(aws_conn_id=aws_conn_id, region_name=region_name).get_conn()
+
+
+def idempotency_key(context: Any) -> str:
+    """Stable across retries of a task, distinct across runs: the run is the unit of work."""
+    return f"{context['dag'].dag_id}/{context['run_id']}"

@@ -1,0 +1,184 @@
+"""Invalidate both distributions at once, wait in the triggerer, then apply deferred deletions."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+from airflow.exceptions import AirflowException
+from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
+from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
+
+from qdn import config
+from qdn.hooks.cloudfront import CloudFrontHook
+from qdn.invalidation_paths import invalidation_paths
+from qdn.operators.base import release_params, retry_only_transient, s3_client
+from qdn.operators.jobs_lookup import tokens_for
+from qdn.promotion import apply_deletions
+from qdn.triggers.cloudfront import (
+    DEFAULT_WAITER_DELAY,
+    DEFAULT_WAITER_MAX_ATTEMPTS,
+    CloudFrontInvalidationsCompletedTrigger,
+)
+
+
+def caller_reference(run_id: str, distribution_id: str, paths: list[str]) -> str:
+    """Same run, distribution and paths -> same reference, so a retry returns the same invalidation
+    instead of paying for a second one; other paths (a changed plan) get a new one."""
+    digest = hashlib.sha256("\n".join(paths).encode()).hexdigest()[:16]
+    return f"qdn/{run_id}/{distribution_id}/{digest}"
+
+
+class InvalidateOperator(AwsBaseOperator[CloudFrontHook]):
+    """One invalidation per distribution for exactly what the release changed, then the wait.
+
+    Paths come from the promotion's changed and deleted objects, the viewer routes the function
+    rewrites onto them, and the track API path of every job the run wrote (a 404 cached before the
+    job existed is what broke the seed's release). Deletions deferred by the promotion are applied
+    only after every invalidation completed.
+    """
+
+    aws_hook_class = CloudFrontHook
+    template_fields: Sequence[str] = aws_template_fields("bucket", "waiter_delay")
+
+    def __init__(
+        self,
+        *,
+        promote_task_id: str = "promote_content",
+        job_task_id: str = "upload_job",
+        bucket: str = config.BUCKET,
+        deferrable: bool = True,
+        waiter_delay: int | str = DEFAULT_WAITER_DELAY,
+        waiter_max_attempts: int = DEFAULT_WAITER_MAX_ATTEMPTS,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.promote_task_id = promote_task_id
+        self.job_task_id = job_task_id
+        self.bucket = bucket
+        self.deferrable = deferrable
+        self.waiter_delay = waiter_delay
+        self.waiter_max_attempts = waiter_max_attempts
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        params = release_params(context)
+        self.waiter_delay = int(self.waiter_delay)  # templated from a Variable in the DAG
+        ti = context["ti"]
+        promoted = ti.xcom_pull(task_ids=self.promote_task_id) or {}
+        jobs = ti.xcom_pull(task_ids=self.job_task_id) or {}
+        with retry_only_transient("invalidate"):
+            s3 = s3_client(self.aws_conn_id, self.region_name)
+            tokens = tokens_for(s3, self.bucket, jobs.get("job_ids", []))
+            paths = invalidation_paths(
+                promoted.get("changed_keys", []), promoted.get("deleted_keys", []), tokens
+            )
+            shown = paths.for_logs()
+            if not paths.paths:
+                self.log.info("nothing changed at the edge: no invalidation created")
+                return self._finish(context, [], promoted)
+            targets = self._distribution_ids(params.distributions)
+            if params.dry_run:
+                self.log.info(
+                    "dry run: would invalidate %d path(s) on %s: %s",
+                    len(paths.paths), ", ".join(f"{a} ({d})" for a, d in targets.items()),
+                    " ".join(shown),
+                )  # fmt: skip
+                return {"dry_run": True, "paths": shown, "invalidations": []}
+            created = []
+            for alias, dist_id in targets.items():
+                ref = caller_reference(context["run_id"], dist_id, paths.paths)
+                inv = self.hook.create_invalidation(dist_id, paths.paths, ref)
+                created.append(
+                    {"alias": alias, "distribution_id": dist_id, "invalidation_id": inv["Id"]}
+                )
+                self.log.info(
+                    "invalidation %s on %s (%s): %s, %d path(s): %s",
+                    inv["Id"], dist_id, alias, inv.get("Status"), len(paths.paths), " ".join(shown),
+                )  # fmt: skip
+        if self.deferrable:
+            self.defer(
+                trigger=CloudFrontInvalidationsCompletedTrigger(
+                    invalidations=[
+                        {
+                            "distribution_id": c["distribution_id"],
+                            "invalidation_id": c["invalidation_id"],
+                        }
+                        for c in created
+                    ],
+                    waiter_delay=self.waiter_delay,
+                    waiter_max_attempts=self.waiter_max_attempts,
+                    aws_conn_id=self.aws_conn_id,
+                    region_name=self.region_name,
+                ),
+                method_name="execute_complete",
+                kwargs={"created": created, "paths": shown},
+                # The waiter's own bound, plus a minute of slack for the triggerer to pick it up.
+                timeout=timedelta(seconds=self.waiter_delay * self.waiter_max_attempts + 60),
+            )
+        with retry_only_transient("invalidate (wait)"):
+            waiter = self.hook.get_waiter("invalidation_completed")
+            for c in created:
+                waiter.wait(
+                    DistributionId=c["distribution_id"],
+                    Id=c["invalidation_id"],
+                    WaiterConfig={
+                        "Delay": self.waiter_delay,
+                        "MaxAttempts": self.waiter_max_attempts,
+                    },
+                )
+        return self.execute_complete(context, {"status": "success"}, created=created, paths=shown)
+
+    def execute_complete(
+        self,
+        context: Any,
+        event: dict[str, Any] | None = None,
+        created: list[dict[str, str]] | None = None,
+        paths: list[str] | None = None,
+    ) -> dict[str, Any]:
+        if not event or event.get("status") != "success":
+            raise AirflowException(
+                f"waiting for the invalidations failed: {(event or {}).get('message')}; "
+                f"the invalidations were {created}. Check them with "
+                "`aws cloudfront get-invalidation`; the task can be cleared to wait again"
+            )
+        promoted = context["ti"].xcom_pull(task_ids=self.promote_task_id) or {}
+        for c in created or []:
+            self.log.info(
+                "invalidation %s on %s (%s) Completed",
+                c["invalidation_id"], c["distribution_id"], c["alias"],
+            )  # fmt: skip
+        return self._finish(context, created or [], promoted, paths or [])
+
+    def _finish(
+        self,
+        context: Any,
+        created: list[dict[str, str]],
+        promoted: dict[str, Any],
+        paths: list[str] | None = None,
+    ) -> dict[str, Any]:
+        deleted: list[str] = []
+        if promoted.get("deleted_keys") and promoted.get("manifest_key"):
+            with retry_only_transient("invalidate (deferred deletions)"):
+                s3 = s3_client(self.aws_conn_id, self.region_name)
+                deleted = apply_deletions(s3, self.bucket, promoted, context["run_id"])
+        ids = ", ".join(f"{c['invalidation_id']} on {c['distribution_id']}" for c in created)
+        self.log.info(
+            "invalidated %d path(s) on %d distribution(s)%s; deleted %d old object(s)",
+            len(paths or []), len(created), f" ({ids})" if ids else "", len(deleted),
+        )  # fmt: skip
+        return {"invalidations": created, "paths": paths or [], "deleted": deleted}
+
+    def _distribution_ids(self, aliases: Sequence[str]) -> dict[str, str]:
+        found = {}
+        for item in self.hook.list_distributions():
+            for alias in (item.get("Aliases") or {}).get("Items") or []:
+                found[alias] = item["Id"]
+        missing = [a for a in aliases if a not in found]
+        if missing:
+            raise AirflowException(
+                f"no distribution has the alias {', '.join(missing)}; run the bootstrap or fix "
+                "the distributions parameter"
+            )
+        return {a: found[a] for a in aliases}

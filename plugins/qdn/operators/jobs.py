@@ -1,0 +1,62 @@
+"""Write the release's customer job into ``jobs.json``, exactly once per run."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from airflow.exceptions import AirflowFailException
+from airflow.providers.amazon.aws.hooks.logs import AwsLogsHook
+from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
+from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
+
+from qdn import config
+from qdn.jobs.model import redact_token
+from qdn.jobs.store import JobStore
+from qdn.operators.base import idempotency_key, release_params, retry_only_transient
+
+
+class UpsertJobOperator(AwsBaseOperator[S3Hook]):
+    """Create the job from the release's params with a conditional write; a retry of the same run
+    finds the job it already wrote (same id, same token) instead of minting a second one."""
+
+    aws_hook_class = S3Hook
+    template_fields: Sequence[str] = aws_template_fields("bucket")
+
+    def __init__(self, *, bucket: str = config.BUCKET, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.bucket = bucket
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        params = release_params(context)
+        if params.job is None:
+            self.log.info("no job in this release: jobs.json left as it is")
+            return {"job_ids": []}
+        if params.dry_run:
+            self.log.info(
+                "dry run: would create a %s job at %s on %s (%s %s); nothing written",
+                params.job.status.value, params.job.location, params.job.service_date,
+                params.job.price, params.job.currency,
+            )  # fmt: skip
+            return {"job_ids": [], "dry_run": True}
+        key = idempotency_key(context)
+        with retry_only_transient("upload_job"):
+            logs = AwsLogsHook(aws_conn_id=self.aws_conn_id, region_name=self.region_name).conn
+            store = JobStore(self.hook.get_conn(), logs, bucket=self.bucket)
+            try:
+                result = store.create(params.job, idempotency_key=key)
+            except ValueError as err:
+                raise AirflowFailException(str(err)) from None
+        job = result.job
+        verb = "created" if result.created else "found (already written by this run)"
+        self.log.info(
+            "%s job %s (token %s, %s, %s) in s3://%s/%s, ETag %s",
+            verb, job.id, redact_token(job.token), job.status.value, job.service_date,
+            self.bucket, config.JOBS_KEY, result.etag,
+        )  # fmt: skip
+        return {
+            "job_ids": [job.id],
+            "token_hints": [redact_token(job.token)],
+            "created": result.created,
+        }

@@ -1,0 +1,56 @@
+"""Promote a staged build into production: plan, then apply (a dry run stops after the plan)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from airflow.exceptions import AirflowFailException
+from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
+from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
+
+from qdn import config, staging
+from qdn.operators.base import release_params, retry_only_transient
+from qdn.promotion import PromotionError, apply_promotion, describe, plan_promotion
+
+
+class PromoteContentOperator(AwsBaseOperator[S3Hook]):
+    """Copy what changed from ``staging/<build-id>/`` to ``site/`` (assets before HTML), record the
+    replaced versions in ``releases/<run-id>.json``, and leave deletions for after invalidation."""
+
+    aws_hook_class = S3Hook
+    template_fields: Sequence[str] = aws_template_fields("bucket")
+
+    def __init__(self, *, bucket: str = config.BUCKET, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.bucket = bucket
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        params = release_params(context)
+        if not params.promote:
+            self.log.info("promotion is off for this release: production content left as it is")
+            return {"promoted": False, "changed_keys": [], "deleted_keys": []}
+        with retry_only_transient("promote_content"):
+            s3 = self.hook.get_conn()
+            try:
+                build_id = params.build_id or staging.read_latest(s3, self.bucket)
+                plan = plan_promotion(s3, self.bucket, build_id, delete_cap=params.delete_cap)
+            except (PromotionError, staging.StagingError) as err:
+                raise AirflowFailException(str(err)) from None
+            for line in describe(plan):
+                self.log.info(("dry run: " if params.dry_run else "plan: ") + line)
+            if params.dry_run:
+                self.log.info("dry run: %s; nothing copied", plan.summary())
+                return {"promoted": False, "dry_run": True, **_keys(plan)}
+            result = apply_promotion(s3, self.bucket, plan, run_id=context["run_id"])
+        self.log.info("%s", result.summary())
+        return {"promoted": True, "build_id": build_id, **_keys(plan), **result.to_xcom()}
+
+
+def _keys(plan: Any) -> dict[str, Any]:
+    return {
+        "build_id": plan.build_id,
+        "changed_keys": plan.changed_keys(),
+        "deleted_keys": plan.deleted_keys(),
+    }
