@@ -94,7 +94,7 @@ with DAG(
     publish_function = PublishFunctionOperator(
         task_id="publish_function",
         code_path=str(CF_DIR / f"{config.FUNCTION_NAME}.js"),
-        cases_dir=str(CF_DIR / "cases"),
+        cf_dir=str(CF_DIR),
     )
     promote_content = PromoteContentOperator(task_id="promote_content")
     upload_job = UpsertJobOperator(task_id="upload_job")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -114,22 +115,25 @@ def run_gate(
 def release_function(
     api: FunctionApi,
     code_path: Path,
-    cases_dir: Path,
+    cf_dir: Path,
     *,
     name: str = config.FUNCTION_NAME,
     dry_run: bool = False,
     log: Any = None,
+    keep_previous: Callable[[bytes], None] | None = None,
 ) -> FunctionOutcome:
-    """Update DEVELOPMENT if needed, gate it, publish it — or do nothing if LIVE matches."""
+    """Update DEVELOPMENT if needed, gate it, publish it — or do nothing if LIVE matches.
+
+    ``keep_previous`` receives the LIVE code about to be replaced, before the publish, so a
+    rollback can republish it byte for byte.
+    """
     say = log.info if log else (lambda *a: None)
     code = code_path.read_bytes()
     if len(code) > 10 * 1024:  # CloudFront Functions' hard limit: 10 KB of code
         raise FunctionReleaseError(
             f"{code_path} is {len(code)} bytes; CloudFront Functions take at most 10240"
         )
-    cases = load_cases(cases_dir)
-    if not cases:
-        raise FunctionReleaseError(f"no test cases in {cases_dir}; refusing to publish untested")
+    cases = load_cases(cf_dir)  # refuses an empty set: nothing is published untested
     live_code, live_etag = api.get_function_code(name, "LIVE")
     outcome = FunctionOutcome(
         name=name,
@@ -166,6 +170,8 @@ def release_function(
             "nothing was published, LIVE is unchanged:\n  " + "\n  ".join(failures)
         )
     say("gate passed: %d/%d cases on %s DEVELOPMENT ETag %s", passed, len(cases), name, dev_etag)
+    if keep_previous:
+        keep_previous(live_code)
     published = api.publish_function(name, dev_etag)
     _, outcome.live_etag = api.describe_function(name, "LIVE")
     outcome.published = True

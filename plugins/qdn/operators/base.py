@@ -78,8 +78,3 @@ def release_params(context: Any) -> ReleaseParams:
 def s3_client(aws_conn_id: str | None, region_name: str | None = None) -> Any:
     """The S3 client from the same connection (``endpoint_url`` reaches moto locally)."""
     return S3Hook(aws_conn_id=aws_conn_id, region_name=region_name).get_conn()
-
-
-def idempotency_key(context: Any) -> str:
-    """Stable across retries of a task, distinct across runs: the run is the unit of work."""
-    return f"{context['dag'].dag_id}/{context['run_id']}"

@@ -12,6 +12,7 @@ from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from botocore.exceptions import ClientError
 
 from qdn import config
+from qdn.function_cases import FunctionCaseError
 from qdn.function_release import FunctionReleaseError, release_function
 from qdn.hooks.cloudfront import CloudFrontHook
 from qdn.operators.base import release_params, retry_only_transient, s3_client
@@ -26,20 +27,20 @@ class PublishFunctionOperator(AwsBaseOperator[CloudFrontHook]):
     """
 
     aws_hook_class = CloudFrontHook
-    template_fields: Sequence[str] = aws_template_fields("function_name", "code_path", "cases_dir")
+    template_fields: Sequence[str] = aws_template_fields("function_name", "code_path", "cf_dir")
 
     def __init__(
         self,
         *,
         code_path: str,
-        cases_dir: str,
+        cf_dir: str,
         function_name: str = config.FUNCTION_NAME,
         bucket: str = config.BUCKET,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.code_path = code_path
-        self.cases_dir = cases_dir
+        self.cf_dir = cf_dir
         self.function_name = function_name
         self.bucket = bucket
 
@@ -50,13 +51,13 @@ class PublishFunctionOperator(AwsBaseOperator[CloudFrontHook]):
                 outcome = release_function(
                     self.hook,
                     Path(self.code_path),
-                    Path(self.cases_dir),
+                    Path(self.cf_dir),
                     name=self.function_name,
                     dry_run=params.dry_run,
                     log=self.log,
                     keep_previous=lambda code: self._keep_previous(context, code),
                 )
-            except FunctionReleaseError as err:
+            except (FunctionReleaseError, FunctionCaseError) as err:
                 raise AirflowFailException(str(err)) from None
         self.log.info(outcome.summary())
         return outcome.to_dict()

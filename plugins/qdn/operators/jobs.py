@@ -13,8 +13,8 @@ from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 
 from qdn import config
 from qdn.jobs.model import redact_token
-from qdn.jobs.store import JobStore
-from qdn.operators.base import idempotency_key, release_params, retry_only_transient
+from qdn.jobs.store import JobStore, run_idempotency_key
+from qdn.operators.base import release_params, retry_only_transient
 
 
 class UpsertJobOperator(AwsBaseOperator[S3Hook]):
@@ -40,7 +40,8 @@ class UpsertJobOperator(AwsBaseOperator[S3Hook]):
                 params.job.price, params.job.currency,
             )  # fmt: skip
             return {"job_ids": [], "dry_run": True}
-        key = idempotency_key(context)
+        ti = context["ti"]
+        key = run_idempotency_key(ti.dag_id, ti.run_id, ti.task_id, ti.map_index)
         with retry_only_transient("upload_job"):
             logs = AwsLogsHook(aws_conn_id=self.aws_conn_id, region_name=self.region_name).conn
             store = JobStore(self.hook.get_conn(), logs, bucket=self.bucket)
