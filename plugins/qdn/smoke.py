@@ -83,7 +83,10 @@ def _shell_problem(resp: Response, expect: Expectation, what: str) -> str | None
     match = BUILD_ID_RE.search(resp.body.decode("utf-8", "replace"))
     seen = match.group(1) if match else None
     if seen is None:
-        return f"{what}: expected the shell with a build id, got a page without one ({resp.cache_state()})"
+        return (
+            f"{what}: expected the shell with a build id, got a page without one "
+            f"({resp.cache_state()})"
+        )
     if expect.build_id and seen != expect.build_id:
         return (
             f"{what}: expected build {expect.build_id}, got build {seen} — a stale copy "
@@ -129,8 +132,9 @@ def checks_for(base_url: str, expect: Expectation) -> list[tuple[str, str, Calla
             (f"GET /track/{hint}", f"{base}/track/{expect.token}",
              lambda r, w: _shell_problem(r, expect, w))
         )  # fmt: skip
+        api = config.TRACK_API_PREFIX
         checks.append(
-            (f"GET {config.TRACK_API_PREFIX}{hint}", f"{base}{config.TRACK_API_PREFIX}{expect.token}",
+            (f"GET {api}{hint}", f"{base}{api}{expect.token}",
              lambda r, w: _api_problem(r, expect, w))
         )  # fmt: skip
     checks.append(("GET /book/", f"{base}/book/", lambda r, w: _shell_problem(r, expect, w)))

@@ -69,7 +69,7 @@ class CloudFrontHook(AwsBaseHook):
     def create_invalidation(
         self, distribution_id: str, paths: list[str], caller_reference: str
     ) -> dict[str, Any]:
-        """Returns the invalidation (``Id``, ``Status``); a repeated reference returns the same one."""
+        """The invalidation (``Id``, ``Status``); a repeated reference returns the same one."""
         resp = self.conn.create_invalidation(
             DistributionId=distribution_id,
             InvalidationBatch={

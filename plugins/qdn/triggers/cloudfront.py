@@ -60,15 +60,15 @@ class CloudFrontInvalidationsCompletedTrigger(AwsBaseWaiterTrigger):
         async with await hook.get_async_conn() as client:
             waiter = hook.get_waiter(self.waiter_name, deferrable=True, client=client)
             for item in self.invalidations:
+                where = f"{item['distribution_id']} {item['invalidation_id']}"
                 try:
                     await async_wait(
                         waiter,
                         self.waiter_delay,
                         self.attempts,
                         {"DistributionId": item["distribution_id"], "Id": item["invalidation_id"]},
-                        f"{self.failure_message} ({item['distribution_id']} "
-                        f"{item['invalidation_id']})",
-                        f"{self.status_message} {item['distribution_id']} {item['invalidation_id']}",
+                        f"{self.failure_message} ({where})",
+                        f"{self.status_message} {where}",
                         self.status_queries,
                     )
                 except Exception as error:  # the task side turns this into a clear failure
