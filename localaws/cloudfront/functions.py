@@ -1,0 +1,279 @@
+"""CloudFront Functions: the DEVELOPMENT and LIVE stages, their ETags, and TestFunction.
+
+AWS keeps two copies of a function. Create and Update write DEVELOPMENT; Publish copies DEVELOPMENT
+to LIVE; the edge only ever runs LIVE. Each stage has its own ETag: Describe/Get with ``Stage``
+return that stage's, and Update, Publish and Test take ``IfMatch`` = the ETag of the stage they
+act on (DEVELOPMENT for Update and Publish). A stale ETag is ``PreconditionFailed``, a missing one
+``InvalidIfMatchVersion``: the locking the release DAG relies on so two publishers never clobber
+each other.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any
+
+from localaws.cloudfront import ids, runtime
+from localaws.cloudfront.errors import CloudFrontError, check_if_match, invalid_argument
+
+DEVELOPMENT = "DEVELOPMENT"
+LIVE = "LIVE"
+STAGES = (DEVELOPMENT, LIVE)
+RUNTIMES = ("cloudfront-js-1.0", "cloudfront-js-2.0")
+_NAME = re.compile(r"[a-zA-Z0-9_-]{1,64}\Z")  # AWS's FunctionName pattern
+
+# One source of truth with the runtime: CloudFront refuses function code over 10 KB.
+MAX_CODE_BYTES = runtime.MAX_CODE_BYTES
+# TestFunction's EventObject is at most 40 KB (the model's length constraint).
+MAX_EVENT_BYTES = 40960
+# ListFunctions' default and ceiling page size.
+DEFAULT_MAX_ITEMS = 100
+
+
+@dataclass(frozen=True)
+class StageCopy:
+    """What one stage holds: code and config, stamped with that stage's ETag."""
+
+    code: bytes
+    comment: str
+    runtime: str
+    etag: str
+    last_modified: datetime
+
+
+@dataclass
+class StoredFunction:
+    name: str
+    arn: str
+    created: datetime
+    development: StageCopy
+    live: StageCopy | None = None
+
+    def stage(self, stage: str) -> StageCopy:
+        copy = self.development if stage == DEVELOPMENT else self.live
+        if copy is None:
+            raise CloudFrontError(
+                "NoSuchFunctionExists",
+                f"Function {self.name} has no {stage} stage; publish it first.",
+            )
+        return copy
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _check_stage(stage: str | None) -> str:
+    stage = stage or DEVELOPMENT
+    if stage not in STAGES:
+        raise invalid_argument(f"Stage must be DEVELOPMENT or LIVE, not {stage!r}.")
+    return stage
+
+
+def _check_config(config: dict[str, Any]) -> tuple[str, str]:
+    runtime_name = config.get("Runtime", "")
+    if runtime_name not in RUNTIMES:
+        raise invalid_argument(
+            f"FunctionConfig.Runtime must be one of {', '.join(RUNTIMES)}, not {runtime_name!r}."
+        )
+    return config.get("Comment", ""), runtime_name
+
+
+def _check_code(code: bytes) -> bytes:
+    if len(code) > MAX_CODE_BYTES:
+        raise CloudFrontError(
+            "FunctionSizeLimitExceeded",
+            f"The function code is {len(code)} bytes; CloudFront allows at most "
+            f"{MAX_CODE_BYTES} bytes (10 KB).",
+        )
+    if not code:
+        raise invalid_argument("FunctionCode must not be empty.")
+    return code
+
+
+class FunctionStore:
+    """Every function of the account. Not thread-safe: the service holds its lock around calls."""
+
+    def __init__(self, is_associated: Callable[[str], bool]) -> None:
+        # Whether a distribution uses the function's ARN: decides ASSOCIATED status and whether
+        # Delete is FunctionInUse. The distribution store answers it.
+        self._is_associated = is_associated
+        self._functions: dict[str, StoredFunction] = {}
+
+    def get_stored(self, name: str) -> StoredFunction:
+        fn = self._functions.get(name)
+        if fn is None:
+            raise CloudFrontError("NoSuchFunctionExists", f"The function {name} does not exist.")
+        return fn
+
+    def live_code(self, arn: str) -> tuple[str, bytes] | None:
+        """(name, LIVE code) of the function at ``arn``, or None if it has no LIVE stage."""
+        name = ids.function_name_from_arn(arn)
+        fn = self._functions.get(name or "")
+        if fn is None or fn.live is None:
+            return None
+        return fn.name, fn.live.code
+
+    def summary(self, fn: StoredFunction, stage: str) -> dict[str, Any]:
+        copy = fn.stage(stage)
+        if fn.live is None:
+            status = "UNPUBLISHED"
+        elif self._is_associated(fn.arn):
+            status = "DEPLOYED"
+        else:
+            status = "UNASSOCIATED"
+        return {
+            "Name": fn.name,
+            "Status": status,
+            "FunctionConfig": {
+                "Comment": copy.comment,
+                "Runtime": copy.runtime,
+                "KeyValueStoreAssociations": {"Quantity": 0},
+            },
+            "FunctionMetadata": {
+                "FunctionARN": fn.arn,
+                "Stage": stage,
+                "CreatedTime": fn.created,
+                "LastModifiedTime": copy.last_modified,
+            },
+        }
+
+    # --- operations ------------------------------------------------------------------------------
+
+    def create(self, p: dict[str, Any]) -> dict[str, Any]:
+        name = p["Name"]
+        if not _NAME.match(name):
+            raise invalid_argument(
+                f"Function name {name!r} must be 1-64 characters of letters, digits, - and _."
+            )
+        comment, runtime_name = _check_config(p["FunctionConfig"])
+        code = _check_code(p["FunctionCode"])
+        if name in self._functions:
+            raise CloudFrontError(
+                "FunctionAlreadyExists", f"A function named {name} already exists."
+            )
+        now = _now()
+        fn = StoredFunction(
+            name=name,
+            arn=ids.function_arn(name),
+            created=now,
+            development=StageCopy(code, comment, runtime_name, ids.etag(), now),
+        )
+        self._functions[name] = fn
+        return {
+            "FunctionSummary": self.summary(fn, DEVELOPMENT),
+            "Location": f"https://cloudfront.amazonaws.com/2020-05-31/function/{fn.arn}",
+            "ETag": fn.development.etag,
+        }
+
+    def describe(self, p: dict[str, Any]) -> dict[str, Any]:
+        stage = _check_stage(p.get("Stage"))
+        fn = self.get_stored(p["Name"])
+        return {"FunctionSummary": self.summary(fn, stage), "ETag": fn.stage(stage).etag}
+
+    def get(self, p: dict[str, Any]) -> dict[str, Any]:
+        stage = _check_stage(p.get("Stage"))
+        copy = self.get_stored(p["Name"]).stage(stage)
+        return {
+            "FunctionCode": copy.code,
+            "ETag": copy.etag,
+            "ContentType": "application/octet-stream",
+        }
+
+    def update(self, p: dict[str, Any]) -> dict[str, Any]:
+        fn = self.get_stored(p["Name"])
+        check_if_match(p.get("IfMatch"), fn.development.etag, f"function {fn.name} (DEVELOPMENT)")
+        comment, runtime_name = _check_config(p["FunctionConfig"])
+        code = _check_code(p["FunctionCode"])
+        fn.development = StageCopy(code, comment, runtime_name, ids.etag(), _now())
+        return {"FunctionSummary": self.summary(fn, DEVELOPMENT), "ETag": fn.development.etag}
+
+    def publish(self, p: dict[str, Any]) -> dict[str, Any]:
+        fn = self.get_stored(p["Name"])
+        check_if_match(p.get("IfMatch"), fn.development.etag, f"function {fn.name} (DEVELOPMENT)")
+        fn.live = replace(fn.development, etag=ids.etag(), last_modified=_now())
+        return {"FunctionSummary": self.summary(fn, LIVE)}
+
+    def delete(self, p: dict[str, Any]) -> dict[str, Any]:
+        fn = self.get_stored(p["Name"])
+        etags = (fn.development.etag,) + ((fn.live.etag,) if fn.live else ())
+        check_if_match(p.get("IfMatch"), etags, f"function {fn.name}")
+        if self._is_associated(fn.arn):
+            raise CloudFrontError(
+                "FunctionInUse",
+                f"Function {fn.name} is associated with a distribution; remove the association "
+                "(UpdateDistribution) before deleting it.",
+            )
+        del self._functions[fn.name]
+        return {}
+
+    def list(self, p: dict[str, Any]) -> dict[str, Any]:
+        stage = p.get("Stage")
+        if stage is not None:
+            _check_stage(stage)
+        max_items = _page_size(p.get("MaxItems"))
+        marker = p.get("Marker") or ""
+        items = []
+        for name in sorted(self._functions):
+            fn = self._functions[name]
+            if stage == LIVE and fn.live is None:
+                continue
+            items.append((name, self.summary(fn, stage or DEVELOPMENT)))
+        page = [s for name, s in items if name >= marker][: max_items + 1]
+        result: dict[str, Any] = {"MaxItems": max_items, "Quantity": min(len(page), max_items)}
+        if page[:max_items]:
+            result["Items"] = page[:max_items]
+        if len(page) > max_items:
+            result["NextMarker"] = page[max_items]["Name"]
+        return {"FunctionList": result}
+
+    def test(self, p: dict[str, Any], run: Callable[[str, dict], runtime.FunctionRun]) -> dict:
+        stage = _check_stage(p.get("Stage"))
+        fn = self.get_stored(p["Name"])
+        copy = fn.stage(stage)
+        check_if_match(p.get("IfMatch"), copy.etag, f"function {fn.name} ({stage})")
+        event = _read_event(p["EventObject"])
+        try:
+            outcome = run(copy.code.decode("utf-8", errors="replace"), event)
+        except Exception as exc:  # the engine itself broke, not the function: AWS's 500
+            raise CloudFrontError(
+                "TestFunctionFailed", f"The function could not be run: {exc}"
+            ) from exc
+        result: dict[str, Any] = {
+            "FunctionSummary": self.summary(fn, stage),
+            "ComputeUtilization": str(outcome.compute_utilization),
+            "FunctionExecutionLogs": list(outcome.logs),
+        }
+        if outcome.error is not None:
+            result["FunctionErrorMessage"] = outcome.error
+        if outcome.output is not None:
+            result["FunctionOutput"] = json.dumps(outcome.output, separators=(",", ":"))
+        return {"TestResult": result}
+
+
+def _read_event(raw: bytes) -> dict[str, Any]:
+    if len(raw) > MAX_EVENT_BYTES:
+        raise invalid_argument(f"EventObject is {len(raw)} bytes; at most {MAX_EVENT_BYTES}.")
+    try:
+        event = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise invalid_argument(f"EventObject is not valid JSON: {exc}") from exc
+    if not isinstance(event, dict) or not isinstance(event.get("request"), dict):
+        raise invalid_argument(
+            "EventObject must be a JSON object with a 'request' object "
+            '(and "context": {"eventType": "viewer-request"}).'
+        )
+    return event
+
+
+def _page_size(value: Any) -> int:
+    if value is None:
+        return DEFAULT_MAX_ITEMS
+    size = int(value)
+    if not 1 <= size <= DEFAULT_MAX_ITEMS:
+        raise invalid_argument(f"MaxItems must be between 1 and {DEFAULT_MAX_ITEMS}.")
+    return size
