@@ -1,0 +1,143 @@
+"""``python -m localaws.cloudfront``: the local CloudFront (control plane and edges) in one process.
+
+Everything is in memory: restarting the process starts a fresh, empty account, which is what the
+stack launcher and the tests want. SIGTERM (or Ctrl-C) stops every listener and exits 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+import time
+from typing import Any
+
+from localaws.cloudfront.accesslog import AccessLog
+from localaws.cloudfront.control import ControlPlane
+from localaws.cloudfront.edge import Edge
+from localaws.cloudfront.listeners import EdgeListeners, bind, serve
+from localaws.cloudfront.origins import LambdaUrlOrigin, S3Origin
+from localaws.cloudfront.runtime import run_function
+from localaws.cloudfront.service import CloudFrontService
+
+log = logging.getLogger("localaws.cloudfront")
+
+
+def _alias_port(text: str) -> tuple[str, int]:
+    alias, sep, port = text.rpartition("=")
+    if not sep or not alias or not port.isdigit() or not 0 < int(port) < 65536:
+        raise argparse.ArgumentTypeError(
+            f"--edge takes ALIAS=PORT (e.g. example.com=8081), not {text!r}"
+        )
+    return alias, int(port)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        prog="python -m localaws.cloudfront",
+        description="A local CloudFront: the 2020-05-31 API for boto3 and an HTTP edge per "
+        "distribution.",
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address for the API and every edge")
+    p.add_argument("--port", type=int, default=5601, help="control-plane (API) port")
+    p.add_argument("--s3-endpoint", required=True, help="moto's URL, for S3 origins")
+    p.add_argument("--region", default="us-east-1")
+    p.add_argument(
+        "--invalidation-delay",
+        type=float,
+        default=5.0,
+        help="seconds an invalidation stays InProgress before Completed",
+    )
+    p.add_argument(
+        "--deploy-delay",
+        type=float,
+        default=0.0,
+        help="seconds a created or updated distribution stays InProgress before Deployed",
+    )
+    p.add_argument(
+        "--edge",
+        action="append",
+        type=_alias_port,
+        default=[],
+        metavar="ALIAS=PORT",
+        help="serve the distribution with this alias on this port (repeatable)",
+    )
+    p.add_argument(
+        "--edge-port-base",
+        type=int,
+        default=8090,
+        help="first port for distributions without a configured alias",
+    )
+    p.add_argument(
+        "--api-handler",
+        default=None,
+        metavar="MODULE:FUNCTION",
+        help="the handler behind Lambda function URL origins, imported on first use",
+    )
+    p.add_argument("--access-log", default=None, help="edge access log file (default: stderr)")
+    args = p.parse_args(argv)
+    if args.invalidation_delay < 0 or args.deploy_delay < 0:
+        p.error("--invalidation-delay and --deploy-delay must be 0 or more seconds")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    started = time.monotonic()
+    args = parse_args(argv)
+    logging.basicConfig(
+        stream=sys.stderr,
+        level=logging.INFO,
+        format="%(asctime)s.%(msecs)03d cloudfront %(message)s",
+        datefmt="%Y-%m-%dT%H:%M:%S",
+    )
+    access_log = AccessLog(args.access_log)
+    service = CloudFrontService(
+        invalidation_delay=args.invalidation_delay, deploy_delay=args.deploy_delay
+    )
+    s3 = S3Origin(args.s3_endpoint, args.region)
+    api = LambdaUrlOrigin(args.api_handler, args.region)
+
+    def edge_app(dist_id: str) -> Any:
+        return Edge(dist_id, service, s3, api, access_log, run_function)
+
+    edges = EdgeListeners(args.host, dict(args.edge), args.edge_port_base, edge_app)
+    service.on_distribution_created = lambda d: edges.start(d.id, d.aliases)
+    service.on_distribution_updated = lambda d: edges.update_aliases(d.id, d.aliases)
+    service.on_distribution_deleted = lambda d: edges.stop(d.id)
+
+    try:
+        sock = bind(args.host, args.port)
+    except OSError as exc:
+        log.error("cannot listen on %s:%s: %s", args.host, args.port, exc)
+        return 2
+    server = serve(sock, ControlPlane(service, edges.describe), "control-plane")
+    stopping = threading.Event()
+
+    def stop(signum: int, _frame: Any) -> None:
+        log.info("signal %s: stopping", signal.Signals(signum).name)
+        stopping.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    log.info(
+        "CloudFront API on http://%s:%s (ready in %.2f s); S3 origin %s; invalidations take %.1f s",
+        args.host,
+        args.port,
+        time.monotonic() - started,
+        args.s3_endpoint,
+        args.invalidation_delay,
+    )
+    while not stopping.wait(0.5):
+        pass
+    server.shutdown()
+    server.server_close()
+    edges.stop_all()
+    access_log.close()
+    log.info("stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

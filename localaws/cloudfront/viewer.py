@@ -1,0 +1,183 @@
+"""A viewer request as the edge sees it, and its round trip through a CloudFront Function.
+
+The function event is built the way CloudFront builds it (lower-case header names; every query,
+header and cookie entry an object ``{value: ...}``, with ``multiValue`` for repeats; ``querystring``
+always present; the ``cookie`` header moved into ``cookies``), and a returned request is read back
+the same way: the edge then uses its ``uri``, query string and headers for the cache key and the
+origin. A returned response answers the viewer without touching the origin.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass, replace
+from typing import Any
+from urllib.parse import parse_qsl, quote, urlencode
+
+Pairs = list[tuple[str, str]]
+
+
+@dataclass(frozen=True)
+class ViewerRequest:
+    method: str
+    uri: str  # the path as sent (percent-encoding kept), or as the function rewrote it
+    query: Pairs  # decoded name/value pairs in order
+    headers: Pairs  # lower-case names, without cookie
+    cookies: Pairs
+    ip: str
+    body: bytes = b""
+
+    @property
+    def raw_query(self) -> str:
+        return encode_query(self.query)
+
+    def header(self, name: str) -> str | None:
+        return next((v for k, v in self.headers if k == name), None)
+
+
+def encode_query(pairs: Pairs) -> str:
+    return urlencode(pairs, quote_via=quote)
+
+
+def normalize_path(path: str) -> str:
+    """Resolve ``.`` and ``..`` segments (RFC 3986 section 5.2.4), as CloudFront does."""
+    out: list[str] = []
+    segments = path.split("/")
+    for i, seg in enumerate(segments):
+        last = i == len(segments) - 1
+        if seg == ".":
+            if last:
+                out.append("")
+        elif seg == "..":
+            if len(out) > 1:
+                out.pop()
+            if last:
+                out.append("")
+        else:
+            out.append(seg)
+    joined = "/".join(out)
+    return joined if joined.startswith("/") else "/" + joined
+
+
+def from_wsgi(environ: dict[str, Any], headers: Pairs, body: bytes) -> ViewerRequest:
+    raw = environ.get("RAW_URI") or environ.get("REQUEST_URI") or environ.get("PATH_INFO", "/")
+    if "://" in raw.split("?", 1)[0]:  # an absolute-form request target: keep only the path
+        raw = "/" + raw.split("://", 1)[1].partition("/")[2]
+    path, _, query = raw.partition("?")
+    cookies: Pairs = []
+    plain: Pairs = []
+    for name, value in headers:
+        name = name.lower()
+        if name == "cookie":
+            cookies.extend(_parse_cookies(value))
+        else:
+            plain.append((name, value))
+    return ViewerRequest(
+        method=environ.get("REQUEST_METHOD", "GET").upper(),
+        uri=normalize_path(path or "/"),
+        query=parse_qsl(query, keep_blank_values=True),
+        headers=plain,
+        cookies=cookies,
+        ip=environ.get("REMOTE_ADDR", "127.0.0.1"),
+        body=body,
+    )
+
+
+def _parse_cookies(header: str) -> Pairs:
+    pairs = []
+    for part in header.split(";"):
+        name, sep, value = part.strip().partition("=")
+        if name and sep:
+            pairs.append((name, value))
+    return pairs
+
+
+def _entries(pairs: Pairs) -> dict[str, dict[str, Any]]:
+    grouped: dict[str, list[str]] = {}
+    for name, value in pairs:
+        grouped.setdefault(name, []).append(value)
+    out: dict[str, dict[str, Any]] = {}
+    for name, values in grouped.items():
+        entry: dict[str, Any] = {"value": values[0]}
+        if len(values) > 1:
+            entry["multiValue"] = [{"value": v} for v in values]
+        out[name] = entry
+    return out
+
+
+def _pairs(entries: Any) -> Pairs:
+    if not isinstance(entries, dict):
+        return []
+    pairs: Pairs = []
+    for name, entry in entries.items():
+        if not isinstance(entry, dict):
+            continue
+        multi = entry.get("multiValue")
+        if isinstance(multi, list) and multi:
+            pairs.extend((str(name), str(m.get("value", ""))) for m in multi if isinstance(m, dict))
+        elif "value" in entry:
+            pairs.append((str(name), str(entry["value"])))
+    return pairs
+
+
+def function_event(
+    req: ViewerRequest, *, distribution_id: str, domain_name: str, request_id: str
+) -> dict[str, Any]:
+    return {
+        "version": "1.0",
+        "context": {
+            "distributionDomainName": domain_name,
+            "distributionId": distribution_id,
+            "eventType": "viewer-request",
+            "requestId": request_id,
+        },
+        "viewer": {"ip": req.ip},
+        "request": {
+            "method": req.method,
+            "uri": req.uri,
+            "querystring": _entries(req.query),
+            "headers": _entries(req.headers),
+            "cookies": _entries(req.cookies),
+        },
+    }
+
+
+def apply_request(req: ViewerRequest, out: dict[str, Any]) -> ViewerRequest:
+    """The request the function returned, as the edge continues with it."""
+    uri = out.get("uri")
+    return replace(
+        req,
+        uri=uri if isinstance(uri, str) and uri.startswith("/") else req.uri,
+        query=_pairs(out.get("querystring")),
+        headers=[(k.lower(), v) for k, v in _pairs(out.get("headers")) if k.lower() != "cookie"],
+        cookies=_pairs(out.get("cookies")),
+    )
+
+
+@dataclass(frozen=True)
+class GeneratedResponse:
+    status: int
+    headers: Pairs
+    body: bytes
+
+
+def generated_response(out: dict[str, Any]) -> GeneratedResponse:
+    """A response the function returned: status, headers, cookies and an optional body."""
+    headers = _pairs(out.get("headers"))
+    cookies = out.get("cookies")
+    if isinstance(cookies, dict):
+        for name, entry in cookies.items():
+            if isinstance(entry, dict) and "value" in entry:
+                attrs = entry.get("attributes")
+                cookie = f"{name}={entry['value']}" + (f"; {attrs}" if attrs else "")
+                headers.append(("set-cookie", cookie))
+    body = out.get("body")
+    data = b""
+    if isinstance(body, str):
+        data = body.encode("utf-8")
+    elif isinstance(body, dict) and isinstance(body.get("data"), str):
+        if body.get("encoding") == "base64":
+            data = base64.b64decode(body["data"])
+        else:
+            data = body["data"].encode("utf-8")
+    return GeneratedResponse(int(out.get("statusCode", 200)), headers, data)
