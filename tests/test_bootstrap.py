@@ -1,0 +1,92 @@
+"""The bootstrap builds QuickDumpNow on the local stack, and a second run changes nothing."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+
+from localaws.bootstrap import bootstrap
+from qdn import config, headers
+
+
+def _get(url: str) -> tuple[int, dict[str, str], bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as resp:
+            return resp.status, dict(resp.headers), resp.read()
+    except urllib.error.HTTPError as err:
+        return err.code, dict(err.headers), err.read()
+
+
+def test_bootstrap_twice_changes_nothing(bootstrapped):
+    report = bootstrap(bootstrapped.client)
+    assert report.changed == 0, report.lines
+    assert all(line.startswith("exists:") for line in report.lines)
+
+
+def test_bucket_is_versioned_and_private(bootstrapped):
+    s3 = bootstrapped.client("s3")
+    assert s3.get_bucket_versioning(Bucket=config.BUCKET)["Status"] == "Enabled"
+    block = s3.get_public_access_block(Bucket=config.BUCKET)["PublicAccessBlockConfiguration"]
+    assert all(block.values())
+    jobs = s3.head_object(Bucket=config.BUCKET, Key=config.JOBS_KEY)
+    assert jobs["CacheControl"] == headers.PRIVATE_CACHE_CONTROL
+
+
+def test_distributions_route_through_the_function_and_origin_path(bootstrapped):
+    cf = bootstrapped.client("cloudfront")
+    items = cf.list_distributions()["DistributionList"]["Items"]
+    by_alias = {a: d for d in items for a in d["Aliases"].get("Items", [])}
+    assert set(config.DISTRIBUTION_ALIASES) <= set(by_alias)
+    arn = cf.describe_function(Name=config.FUNCTION_NAME, Stage="LIVE")["FunctionSummary"][
+        "FunctionMetadata"
+    ]["FunctionARN"]
+    for alias in config.DISTRIBUTION_ALIASES:
+        dist_config = cf.get_distribution_config(Id=by_alias[alias]["Id"])["DistributionConfig"]
+        assoc = dist_config["DefaultCacheBehavior"]["FunctionAssociations"]["Items"]
+        assert assoc == [{"FunctionARN": arn, "EventType": "viewer-request"}]
+        site = next(o for o in dist_config["Origins"]["Items"] if o["Id"] == config.SITE_ORIGIN_ID)
+        assert site["OriginPath"] == config.ORIGIN_PATH
+        patterns = [b["PathPattern"] for b in dist_config["CacheBehaviors"]["Items"]]
+        assert patterns == [config.API_PATH_PREFIX + "*"]
+
+
+def test_both_edges_serve_the_site_and_refuse_private_data(released_site):
+    for alias in config.DISTRIBUTION_ALIASES:
+        base = released_site.url(alias)
+        status, hdrs, body = _get(base + "/track/" + "x" * 32)
+        assert status == 200 and released_site.build_id.encode() in body
+        for private in ("/jobs.json", "/" + config.JOBS_KEY, "/releases/", "/staging/LATEST"):
+            status, _, body = _get(base + private)
+            assert status in (403, 404), (alias, private, status)
+            assert b"schema_version" not in body
+
+
+def test_legacy_root_jobs_file_is_moved_once(bootstrapped):
+    s3 = bootstrapped.client("s3")
+    current = s3.get_object(Bucket=config.BUCKET, Key=config.JOBS_KEY)["Body"].read()
+    # Simulate the old manual process's leftover: the bootstrap must leave data/ alone and warn.
+    s3.put_object(Bucket=config.BUCKET, Key=config.LEGACY_JOBS_KEY, Body=b'{"jobs": []}')
+    try:
+        report = bootstrap(bootstrapped.client)
+        assert any("WARNING" in line for line in report.lines)
+        assert s3.get_object(Bucket=config.BUCKET, Key=config.JOBS_KEY)["Body"].read() == current
+    finally:
+        s3.delete_object(Bucket=config.BUCKET, Key=config.LEGACY_JOBS_KEY)
+
+
+def test_legacy_move_on_a_fresh_bucket(aws_stack):
+    bucket = "legacy-move-test"
+    s3 = aws_stack.client("s3")
+    s3.create_bucket(Bucket=bucket)
+    legacy = json.dumps({"schema_version": 1, "jobs": []}).encode()
+    s3.put_object(Bucket=bucket, Key=config.LEGACY_JOBS_KEY, Body=legacy)
+    from localaws.bootstrap import BootstrapReport, ensure_jobs_document
+
+    report = BootstrapReport()
+    ensure_jobs_document(s3, report, bucket)
+    assert s3.get_object(Bucket=bucket, Key=config.JOBS_KEY)["Body"].read() == legacy
+    listed = s3.list_objects_v2(Bucket=bucket, Prefix=config.LEGACY_JOBS_KEY)
+    assert all(o["Key"] != config.LEGACY_JOBS_KEY for o in listed.get("Contents", []))
+    head = s3.head_object(Bucket=bucket, Key=config.JOBS_KEY)
+    assert head["CacheControl"] == headers.PRIVATE_CACHE_CONTROL
