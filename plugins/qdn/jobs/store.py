@@ -447,7 +447,7 @@ class JobStore:
 
 def _validated_new_job(new: NewJob | Mapping[str, Any]) -> NewJob:
     # Re-validated even when given a NewJob: model_construct() builds one without validation.
-    data = new.model_dump() if isinstance(new, NewJob) else new
+    data = new.model_dump(warnings=False) if isinstance(new, NewJob) else new
     if not isinstance(data, Mapping):
         raise InvalidJobInput(f"a job must be a NewJob or a mapping of its fields, not {type(new)}")
     try:
