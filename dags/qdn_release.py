@@ -38,6 +38,7 @@ from qdn.operators.smoke import SmokeCheckOperator
 from qdn.release_params import DEFAULT_DELETE_CAP, job_status_choices
 
 CF_DIR = Path(__file__).resolve().parent.parent / "cf"
+CF_DIR_TEMPLATE = "{{ var.value.get('qdn_cf_dir', '" + str(CF_DIR) + "') }}"
 ALERTS_TOPIC_ARN = (
     "{{ var.value.get('qdn_alerts_topic_arn', "
     f"'arn:aws:sns:us-east-1:123456789012:{config.ALERTS_TOPIC}') }}}}"
@@ -93,8 +94,9 @@ with DAG(
 ) as dag:
     publish_function = PublishFunctionOperator(
         task_id="publish_function",
-        code_path=str(CF_DIR / f"{config.FUNCTION_NAME}.js"),
-        cf_dir=str(CF_DIR),
+        # A Variable can point the gate at another checkout of cf/ (a hotfix branch, a test).
+        code_path=CF_DIR_TEMPLATE + f"/{config.FUNCTION_NAME}.js",
+        cf_dir=CF_DIR_TEMPLATE,
     )
     promote_content = PromoteContentOperator(task_id="promote_content")
     upload_job = UpsertJobOperator(task_id="upload_job")
@@ -103,7 +105,9 @@ with DAG(
         waiter_delay="{{ var.value.get('qdn_waiter_delay', 20) | int }}",
     )
     smoke_check = SmokeCheckOperator(
-        task_id="smoke_check", site_urls="{{ var.value.get('qdn_site_urls', '') }}"
+        task_id="smoke_check",
+        site_urls="{{ var.value.get('qdn_site_urls', '') }}",
+        deadline="{{ var.value.get('qdn_smoke_deadline', 120) }}",
     )
 
     publish_function >> [promote_content, upload_job] >> invalidate >> smoke_check

@@ -30,7 +30,7 @@ class SmokeCheckOperator(AwsBaseOperator[S3Hook]):
     """
 
     aws_hook_class = S3Hook
-    template_fields: Sequence[str] = aws_template_fields("site_urls", "bucket")
+    template_fields: Sequence[str] = aws_template_fields("site_urls", "bucket", "deadline")
 
     def __init__(
         self,
@@ -38,7 +38,7 @@ class SmokeCheckOperator(AwsBaseOperator[S3Hook]):
         site_urls: str | dict[str, str] | None = None,
         job_task_id: str = "upload_job",
         bucket: str = config.BUCKET,
-        deadline: float = DEFAULT_DEADLINE,
+        deadline: float | str = DEFAULT_DEADLINE,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -75,7 +75,7 @@ class SmokeCheckOperator(AwsBaseOperator[S3Hook]):
             base = urls.get(alias)
             if not base:
                 raise AirflowFailException(f"no site URL for {alias}; set it in qdn_site_urls")
-            report = smoke_check(base, expect, deadline=self.deadline, log=self.log)
+            report = smoke_check(base, expect, deadline=float(self.deadline), log=self.log)
             results[alias] = {"ok": report.ok, "attempts": report.attempts}
             if report.ok:
                 self.log.info(

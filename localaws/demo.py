@@ -1,0 +1,190 @@
+"""``make demo``: a full release rehearsal on the local stack.
+
+Starts the stack (or reuses a running one), bootstraps it, warms both edges with the current site,
+stages a changed build, runs ``qdn_release`` as a real Airflow DAG run with the seed's job (Mark,
+Soderblom Ave, $600, ready for pickup), prints what each task did and the tracking URL, and exits
+0 only if the smoke check passed. ``KEEP=1`` leaves the stack running so the URL can be opened;
+``make down`` stops it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+from localaws import stack
+
+REPO_ROOT = stack.REPO_ROOT
+STATE_DIR = REPO_ROOT / ".stack"
+AIRFLOW_HOME = STATE_DIR / "airflow"
+# Short enough for a rehearsal, long enough to see the invalidation go InProgress -> Completed.
+DEMO_INVALIDATION_DELAY = 3.0
+# The deterministic change the demo stages: the same text every time, so a second demo on the
+# same stack stages the same build and the release copies nothing.
+DEMO_NOTICE = "<!-- release rehearsal: booking and dashboard pages refreshed -->"
+
+
+def _say(text: str) -> None:
+    print(text, flush=True)
+
+
+def _ensure_stack() -> stack.RunningStack:
+    running = stack.load_running(STATE_DIR)
+    if running and all(stack._group_alive(p) for p in running.pgids.values()):
+        _say(f"using the running local stack (moto {running.config.moto_url})")
+        return running
+    if running:
+        stack.stop(STATE_DIR)
+    cfg = stack.StackConfig(state_dir=STATE_DIR, invalidation_delay=DEMO_INVALIDATION_DELAY)
+    began = time.monotonic()
+    running = stack.start(cfg)
+    _say(f"local stack up in {time.monotonic() - began:.1f} s: moto {cfg.moto_url}, "
+         f"CloudFront {cfg.cloudfront_url}")  # fmt: skip
+    return running
+
+
+def _get(url: str) -> tuple[int, dict[str, str]]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as resp:  # noqa: S310 - loopback edge
+            resp.read()
+            return resp.status, dict(resp.headers)
+    except urllib.error.HTTPError as err:
+        return err.code, dict(err.headers)
+
+
+def _changed_site(workdir: Path) -> Path:
+    source = workdir / "site"
+    shutil.copytree(REPO_ROOT / "site" / "public", source)
+    shell = source / "index.html"
+    shell.write_text(shell.read_text().replace("</body>", DEMO_NOTICE + "\n</body>", 1))
+    return source
+
+
+def _configure_airflow(cfg: stack.StackConfig) -> None:
+    """Airflow's settings for this process; must run before Airflow is imported."""
+    AIRFLOW_HOME.mkdir(parents=True, exist_ok=True)
+    os.environ.update(stack.aws_env(cfg))
+    os.environ.update(
+        AIRFLOW_HOME=str(AIRFLOW_HOME),
+        AIRFLOW__CORE__DAGS_FOLDER=str(REPO_ROOT / "dags"),
+        AIRFLOW__CORE__PLUGINS_FOLDER=str(REPO_ROOT / "plugins"),
+        AIRFLOW__CORE__LOAD_EXAMPLES="False",
+        AIRFLOW_VAR_QDN_SITE_URLS=json.dumps(
+            {alias: cfg.edge_url(alias) for alias in cfg.edge_ports}
+        ),
+        # The local invalidations complete in seconds; poll at that pace instead of AWS's 20 s.
+        AIRFLOW_VAR_QDN_WAITER_DELAY="1",
+    )
+
+
+def _run_release(conf: dict[str, Any]) -> Any:
+    from airflow.dag_processing.dagbag import DagBag
+    from airflow.utils import db
+
+    if not (AIRFLOW_HOME / "airflow.db").exists():
+        db.initdb()
+    bag = DagBag(dag_folder=str(REPO_ROOT / "dags"))
+    if bag.import_errors:
+        raise SystemExit(f"DAG import errors: {bag.import_errors}")
+    return bag.get_dag("qdn_release").test(run_conf=conf)
+
+
+def _xcom(dag_run: Any, task_id: str) -> Any:
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        row = (
+            session.query(XComModel)
+            .filter_by(
+                dag_id=dag_run.dag_id, run_id=dag_run.run_id, task_id=task_id, key="return_value"
+            )
+            .one_or_none()
+        )
+        return XComModel.deserialize_value(row) if row else None
+
+
+def main() -> int:
+    running = _ensure_stack()
+    cfg = running.config
+    from localaws.bootstrap import bootstrap
+    from qdn import config, staging
+
+    def clients(service: str) -> Any:
+        return stack.client(cfg, service)
+
+    report = bootstrap(clients)
+    _say(f"bootstrap: {report.changed} change(s)")
+    for alias in cfg.edge_ports:
+        for path in ("/", "/book/", "/track/" + "w" * 32):
+            _get(cfg.edge_url(alias) + path)
+    _say("warmed both edges with the current site (/, /book/, /track/...)")
+
+    with tempfile.TemporaryDirectory() as tmp:
+        staged = staging.stage(clients("s3"), _changed_site(Path(tmp)))
+    _say(staged.summary())
+
+    _configure_airflow(cfg)
+    conf = {
+        "job_customer_name": "Mark",
+        "job_location": "Soderblom Ave",
+        "job_service_date": (date.today() + timedelta(days=2)).isoformat(),
+        "job_price": "600.00",
+        "job_status": "ready_for_pickup",
+    }
+    _say("running qdn_release as a DAG run ...")
+    dag_run = _run_release(conf)
+
+    _say("")
+    _say(f"qdn_release run {dag_run.run_id}: {dag_run.state}")
+    tis = dag_run.get_task_instances()
+    for ti in sorted(tis, key=lambda t: t.start_date or dag_run.start_date):
+        value = _xcom(dag_run, ti.task_id)
+        _say(f"  {ti.task_id:<17} {ti.state!s:<8} {_summarise(ti.task_id, value)}")
+
+    jobs = _xcom(dag_run, "upload_job") or {}
+    smoke_ok = str(dag_run.state) == "success"
+    if jobs.get("job_ids"):
+        from qdn.operators.jobs_lookup import jobs_by_id
+
+        job = jobs_by_id(clients("s3"), config.BUCKET, jobs["job_ids"])[0]
+        _say("")
+        _say(f"tracking URL: {cfg.edge_url(config.DISTRIBUTION_ALIASES[0])}/track/{job.token}")
+    if os.environ.get("KEEP") == "1":
+        _say("KEEP=1: the stack is still running; stop it with: make down")
+    else:
+        stack.stop(STATE_DIR)
+        _say("stack stopped (KEEP=1 leaves it running)")
+    return 0 if smoke_ok else 1
+
+
+def _summarise(task_id: str, value: Any) -> str:
+    if not isinstance(value, dict):
+        return ""
+    if task_id == "publish_function":
+        return "published" if value.get("published") else "LIVE already current, nothing published"
+    if task_id == "promote_content":
+        return (f"build {value.get('build_id')}: {len(value.get('changed_keys', []))} copied, "
+                f"{len(value.get('deleted_keys', []))} to delete")  # fmt: skip
+    if task_id == "upload_job":
+        created = "created" if value.get("created") else "already there"
+        return f"job {', '.join(value.get('job_ids', [])) or 'none'} {created}"
+    if task_id == "invalidate":
+        ids = [i["invalidation_id"] for i in value.get("invalidations", [])]
+        return f"{len(value.get('paths', []))} path(s) on {len(ids)} distribution(s) {ids}"
+    if task_id == "smoke_check":
+        return f"build {value.get('build_id')} live, job {value.get('job_id')} tracked"
+    return ""
+
+
+if __name__ == "__main__":
+    sys.exit(main())
