@@ -1,28 +1,19 @@
-"""Browser fixtures: headless Debian Chromium driven by Playwright, plus screenshots per test.
-
-TEMPORARY: ``site`` below serves site/public with a tiny HTTP server and a stub API until the
-released-site fixture of tests/conftest.py exists; then it goes and the tests run through the edge.
+"""Browser fixtures: headless Debian Chromium driven by Playwright, screenshots per test, and the
+released site on the local edge (moto behind our local CloudFront, the API handler at /api/*).
 """
 
 from __future__ import annotations
 
-import json
-import mimetypes
 import re
-import secrets
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
 
-from qdn.routes import ROUTES
+from qdn import config
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PUBLIC = REPO_ROOT / "site" / "public"
@@ -113,113 +104,31 @@ def phone_page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Pag
     context.close()
 
 
-# ---------------------------------------------------------------- TEMPORARY development site ---
-
-TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{22,64}$")
-NOT_FOUND = "Job not found, or this tracking link is no longer valid"
-STATUS_LABELS = {"booked": "Booked", "scheduled": "Scheduled", "delivered": "Delivered"}
-
-
 @dataclass
-class DevSite:
-    url: str
-    build_id: str
-    dashboard_key: str
-    jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
+class Site:
+    """The released site as the browser tests use it: the edge URL a customer opens, the build
+    id the release stamped into the shell, the dispatcher key, and a way to add a job."""
 
-    def add_job(self, **new_job: Any) -> str:
-        """Like a release run's new job: the stored history starts at its status."""
-        token = secrets.token_urlsafe(24)
-        status = new_job.get("status", "booked")
-        now = datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
-        self.jobs[token] = {
-            "reference": f"J-{secrets.token_hex(6).upper()}",
-            "status": status,
-            "status_label": STATUS_LABELS[status],
-            "service_date": new_job.get("service_date", "2031-05-14"),
-            "location": new_job.get("location", "12 Soderblom Ave"),
-            "customer_name": new_job.get("customer_name", "Mark Example"),
-            "history": [{"status": status, "label": STATUS_LABELS[status], "at": now}],
-            "updated_at": now,
-            "price": str(new_job.get("price", "600.00")),
-            "currency": new_job.get("currency", "USD"),
-        }
-        return token
+    released: Any  # tests/conftest.py's ReleasedSite
+    alias: str = config.DISTRIBUTION_ALIASES[0]
 
+    @property
+    def url(self) -> str:
+        return self.released.url(self.alias)
 
-def _dev_handler(dev: DevSite) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args: object) -> None:  # keep test output quiet
-            pass
+    @property
+    def build_id(self) -> str:
+        return self.released.build_id
 
-        def _send(self, status: int, body: bytes, ctype: str) -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", ctype)
-            self.send_header("Content-Length", str(len(body)))
-            self.send_header("Cache-Control", "no-store")
-            self.end_headers()
-            self.wfile.write(body)
+    @property
+    def dashboard_key(self) -> str:
+        return self.released.stack.config.dashboard_key
 
-        def _json(self, status: int, payload: dict[str, Any]) -> None:
-            self._send(status, json.dumps(payload).encode(), "application/json")
-
-        def do_GET(self) -> None:
-            path = urlsplit(self.path).path
-            if path.startswith("/api/"):
-                self._api_get(path)
-                return
-            if path == "/" or any(path.startswith(p) for p in ROUTES):
-                path = "/index.html"
-            file = (PUBLIC / path.lstrip("/")).resolve()
-            if not file.is_file() or PUBLIC not in file.parents:
-                self._send(404, b"not found", "text/plain")
-                return
-            body = file.read_bytes()
-            if file.name == "index.html":
-                body = body.replace(b"__QDN_BUILD_ID__", dev.build_id.encode())
-            ctype = mimetypes.guess_type(file.name)[0] or "application/octet-stream"
-            self._send(200, body, ctype)
-
-        def _api_get(self, path: str) -> None:
-            if path.startswith("/api/track/"):
-                token = path.removeprefix("/api/track/")
-                if not TOKEN_RE.match(token):
-                    self._json(400, {"error": "malformed_token", "message": NOT_FOUND})
-                elif token in dev.jobs:
-                    job = {
-                        k: v for k, v in dev.jobs[token].items() if k not in ("price", "currency")
-                    }
-                    self._json(200, {"job": job})
-                else:
-                    self._json(404, {"error": "not_found", "message": NOT_FOUND})
-            elif path == "/api/jobs":
-                if self.headers.get("Authorization") != f"Bearer {dev.dashboard_key}":
-                    self._json(401, {"error": "unauthorized"})
-                else:
-                    self._json(200, {"jobs": list(dev.jobs.values())})
-            else:
-                self._json(404, {"error": "not_found"})
-
-        def do_POST(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            self.rfile.read(length)
-            if urlsplit(self.path).path == "/api/book":
-                self._json(201, {"booking_id": "BK-7Q2M9X", "message": "Thanks, booking received."})
-            else:
-                self._json(404, {"error": "not_found"})
-
-    return Handler
+    def add_job(self, **fields: Any) -> str:
+        """Write a job into jobs.json; returns its tracking token."""
+        return self.released.add_job(**fields).token
 
 
 @pytest.fixture(scope="session")
-def site() -> Iterator[DevSite]:
-    dev = DevSite(url="", build_id="b20310514-dev", dashboard_key="dispatch-" + "k" * 24)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _dev_handler(dev))
-    dev.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield dev
-    finally:
-        server.shutdown()
-        server.server_close()
+def site(released_site: Any) -> Site:
+    return Site(released_site)
