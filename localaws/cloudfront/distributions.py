@@ -19,10 +19,9 @@ from typing import Any
 
 from localaws.cloudfront import ids
 from localaws.cloudfront.errors import CloudFrontError, check_if_match, invalid_argument
+from localaws.cloudfront.paging import page_size
 from localaws.cloudfront.policies import MANAGED_CACHE_POLICIES
 
-# ListDistributions' default and ceiling page size.
-DEFAULT_MAX_ITEMS = 100
 EVENT_TYPES = ("viewer-request", "viewer-response")
 
 
@@ -315,9 +314,7 @@ class DistributionStore:
         return dist
 
     def list(self, p: dict[str, Any]) -> dict[str, Any]:
-        max_items = int(p.get("MaxItems") or DEFAULT_MAX_ITEMS)
-        if not 1 <= max_items <= DEFAULT_MAX_ITEMS:
-            raise invalid_argument(f"MaxItems must be between 1 and {DEFAULT_MAX_ITEMS}.")
+        max_items = page_size(p.get("MaxItems"))
         marker = p.get("Marker") or ""
         ordered = sorted(self._by_id.values(), key=lambda d: d.id)
         page = [d for d in ordered if d.id >= marker][: max_items + 1]

@@ -19,6 +19,7 @@ from typing import Any
 
 from localaws.cloudfront import ids, runtime
 from localaws.cloudfront.errors import CloudFrontError, check_if_match, invalid_argument
+from localaws.cloudfront.paging import page_size
 
 DEVELOPMENT = "DEVELOPMENT"
 LIVE = "LIVE"
@@ -30,8 +31,6 @@ _NAME = re.compile(r"[a-zA-Z0-9_-]{1,64}\Z")  # AWS's FunctionName pattern
 MAX_CODE_BYTES = runtime.MAX_CODE_BYTES
 # TestFunction's EventObject is at most 40 KB (the model's length constraint).
 MAX_EVENT_BYTES = 40960
-# ListFunctions' default and ceiling page size.
-DEFAULT_MAX_ITEMS = 100
 
 
 @dataclass(frozen=True)
@@ -215,7 +214,7 @@ class FunctionStore:
         stage = p.get("Stage")
         if stage is not None:
             _check_stage(stage)
-        max_items = _page_size(p.get("MaxItems"))
+        max_items = page_size(p.get("MaxItems"))
         marker = p.get("Marker") or ""
         items = []
         for name in sorted(self._functions):
@@ -268,12 +267,3 @@ def _read_event(raw: bytes) -> dict[str, Any]:
             '(and "context": {"eventType": "viewer-request"}).'
         )
     return event
-
-
-def _page_size(value: Any) -> int:
-    if value is None:
-        return DEFAULT_MAX_ITEMS
-    size = int(value)
-    if not 1 <= size <= DEFAULT_MAX_ITEMS:
-        raise invalid_argument(f"MaxItems must be between 1 and {DEFAULT_MAX_ITEMS}.")
-    return size

@@ -23,6 +23,7 @@ from typing import Any
 
 from localaws.cloudfront import ids
 from localaws.cloudfront.errors import CloudFrontError, invalid_argument
+from localaws.cloudfront.paging import page_size
 
 IN_PROGRESS = "InProgress"
 COMPLETED = "Completed"
@@ -31,8 +32,6 @@ COMPLETED = "Completed"
 # 15 wildcard paths in progress; beyond them it refuses with these codes.
 MAX_PATHS = 3000
 MAX_WILDCARDS_IN_PROGRESS = 15
-# ListInvalidations' default and ceiling page size.
-DEFAULT_MAX_ITEMS = 100
 
 
 @dataclass
@@ -159,9 +158,7 @@ class InvalidationStore:
         )
 
     def list(self, dist_id: str, p: dict[str, Any]) -> dict[str, Any]:
-        max_items = int(p.get("MaxItems") or DEFAULT_MAX_ITEMS)
-        if not 1 <= max_items <= DEFAULT_MAX_ITEMS:
-            raise invalid_argument(f"MaxItems must be between 1 and {DEFAULT_MAX_ITEMS}.")
+        max_items = page_size(p.get("MaxItems"))
         # Newest first, as AWS lists them; the marker is the id to start from.
         ordered = list(reversed(self._by_dist.get(dist_id, [])))
         marker = p.get("Marker") or ""

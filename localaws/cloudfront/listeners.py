@@ -30,6 +30,9 @@ class _QuietHandler(WSGIRequestHandler):
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         pass
 
+    def version_string(self) -> str:
+        return "CloudFront (local)"
+
 
 def bind(host: str, port: int) -> socket.socket:
     """A listening socket, or OSError; werkzeug would sys.exit() on a busy port instead."""

@@ -1,0 +1,265 @@
+"""Shared pieces of the local CloudFront tests: configs, HTTP without redirects, a private server.
+
+Tests drive the emulator only from outside: boto3, botocore waiters, the AWS CLI and HTTP.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from localaws import stack
+
+HERE = Path(__file__).resolve().parent
+REPO_ROOT = HERE.parent.parent
+
+CACHING_OPTIMIZED = "658327ea-f89d-4fab-a63d-7e88639e58f6"
+CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
+ALL_METHODS = ["GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"]
+# A function-URL domain: the edge sends anything routed here to the --api-handler in-process.
+API_DOMAIN = "testapi0123456789.lambda-url.us-east-1.on.aws"
+
+REWRITE_JS = """\
+function handler(event) {
+  var request = event.request;
+  if (request.uri.startsWith('/track/') || request.uri.startsWith('/book/')) {
+    request.querystring.original_path = {value: request.uri};
+    request.uri = '/index.html';
+  }
+  if (request.uri === '/boom') {
+    throw new Error('rewrite failed on purpose');
+  }
+  if (request.uri === '/moved') {
+    return {statusCode: 302, statusDescription: 'Found',
+            headers: {location: {value: '/index.html'}}};
+  }
+  console.log('rewrote to ' + request.uri);
+  return request;
+}
+"""
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+def s3_origin(bucket: str, origin_path: str = "/site", origin_id: str = "site") -> dict[str, Any]:
+    return {
+        "Id": origin_id,
+        "DomainName": f"{bucket}.s3.us-east-1.amazonaws.com",
+        "OriginPath": origin_path,
+        "S3OriginConfig": {"OriginAccessIdentity": ""},
+    }
+
+
+def api_origin(origin_id: str = "api") -> dict[str, Any]:
+    return {
+        "Id": origin_id,
+        "DomainName": API_DOMAIN,
+        "CustomOriginConfig": {
+            "HTTPPort": 80,
+            "HTTPSPort": 443,
+            "OriginProtocolPolicy": "https-only",
+        },
+    }
+
+
+def distribution_config(
+    bucket: str,
+    *,
+    function_arn: str | None = None,
+    aliases: tuple[str, ...] = (),
+    origin_path: str = "/site",
+    default_behaviour: dict[str, Any] | None = None,
+    with_api: bool = False,
+    error_caching: dict[int, int] | None = None,
+    default_root: str = "index.html",
+) -> dict[str, Any]:
+    """A distribution like the site's: S3 origin at /site, the function, /api/* to the API."""
+    default = default_behaviour or {"CachePolicyId": CACHING_OPTIMIZED}
+    default = {"TargetOriginId": "site", "ViewerProtocolPolicy": "redirect-to-https", **default}
+    if function_arn:
+        default["FunctionAssociations"] = {
+            "Quantity": 1,
+            "Items": [{"FunctionARN": function_arn, "EventType": "viewer-request"}],
+        }
+    origins = [s3_origin(bucket, origin_path)]
+    behaviours = []
+    if with_api:
+        origins.append(api_origin())
+        behaviours.append(
+            {
+                "PathPattern": "/api/*",
+                "TargetOriginId": "api",
+                "ViewerProtocolPolicy": "https-only",
+                "CachePolicyId": CACHING_DISABLED,
+                "AllowedMethods": {
+                    "Quantity": len(ALL_METHODS),
+                    "Items": ALL_METHODS,
+                    "CachedMethods": {"Quantity": 2, "Items": ["GET", "HEAD"]},
+                },
+            }
+        )
+    config: dict[str, Any] = {
+        "CallerReference": unique("dist"),
+        "Aliases": {"Quantity": len(aliases), "Items": list(aliases)},
+        "DefaultRootObject": default_root,
+        "Origins": {"Quantity": len(origins), "Items": origins},
+        "DefaultCacheBehavior": default,
+        "CacheBehaviors": {"Quantity": len(behaviours), "Items": behaviours},
+        "Comment": "local CloudFront test",
+        "Enabled": True,
+    }
+    if not aliases:
+        del config["Aliases"]["Items"]
+    if not behaviours:
+        del config["CacheBehaviors"]["Items"]
+    if error_caching:
+        items = [{"ErrorCode": c, "ErrorCachingMinTTL": t} for c, t in error_caching.items()]
+        config["CustomErrorResponses"] = {"Quantity": len(items), "Items": items}
+    return config
+
+
+def published_function(cf: Any, code: str = REWRITE_JS, name: str | None = None) -> tuple[str, str]:
+    """Create and publish a function; returns (name, ARN)."""
+    name = name or unique("fn")
+    created = cf.create_function(
+        Name=name,
+        FunctionConfig={"Comment": "test", "Runtime": "cloudfront-js-2.0"},
+        FunctionCode=code.encode(),
+    )
+    cf.publish_function(Name=name, IfMatch=created["ETag"])
+    return name, created["FunctionSummary"]["FunctionMetadata"]["FunctionARN"]
+
+
+def edge_url(cloudfront_url: str, dist_id: str) -> str:
+    with urllib.request.urlopen(f"{cloudfront_url}/_localaws/edges", timeout=5) as resp:
+        edges = json.load(resp)
+    return next(e["url"] for e in edges if e["id"] == dist_id)
+
+
+def remove_distribution(cf: Any, dist_id: str) -> None:
+    """Disable then delete, as AWS requires; frees the edge listener and function associations."""
+    current = cf.get_distribution_config(Id=dist_id)
+    config = current["DistributionConfig"]
+    config["Enabled"] = False
+    updated = cf.update_distribution(Id=dist_id, IfMatch=current["ETag"], DistributionConfig=config)
+    cf.delete_distribution(Id=dist_id, IfMatch=updated["ETag"])
+
+
+@dataclass(frozen=True)
+class Fetched:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    @property
+    def x_cache(self) -> str:
+        return self.headers.get("X-Cache", "")
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirect)
+
+
+def fetch(
+    url: str, method: str = "GET", headers: dict[str, str] | None = None, data: bytes | None = None
+) -> Fetched:
+    req = urllib.request.Request(url, method=method, headers=headers or {}, data=data)
+    try:
+        with _OPENER.open(req, timeout=10) as resp:
+            return Fetched(resp.status, dict(resp.headers), resp.read())
+    except urllib.error.HTTPError as err:
+        return Fetched(err.code, dict(err.headers), err.read())
+
+
+@dataclass(frozen=True)
+class PrivateCloudFront:
+    url: str
+    access_log: Path
+    process_log: Path
+    alias_ports: dict[str, int]
+
+    def client(self) -> Any:
+        return boto3.client("cloudfront", endpoint_url=self.url, region_name=stack.REGION)
+
+
+@contextlib.contextmanager
+def private_cloudfront(
+    moto_url: str, state_dir: Path, *, aliases: tuple[str, ...] = (), delay: float = 1.0
+) -> Iterator[PrivateCloudFront]:
+    """``python -m localaws.cloudfront`` of our own, with the test API handler behind /api/*.
+
+    Started exactly as the stack launcher starts it (same flags), in its own session so its whole
+    process group is stopped at the end.
+    """
+    ports = stack.free_ports(1 + len(aliases))
+    alias_ports = dict(zip(aliases, ports[1:], strict=True))
+    access_log = state_dir / "edge-access.log"
+    process_log = state_dir / "cloudfront.log"
+    env = dict(os.environ)
+    env.update(stack.FAKE_CREDENTIALS)
+    env["PYTHONPATH"] = os.pathsep.join([str(HERE), str(REPO_ROOT)])
+    env["EDGE_TEST_JOBS_DIR"] = str(state_dir / "jobs")
+    (state_dir / "jobs").mkdir(exist_ok=True)
+    argv = [
+        sys.executable, "-m", "localaws.cloudfront",
+        "--host", stack.HOST,
+        "--port", str(ports[0]),
+        "--s3-endpoint", moto_url,
+        "--region", stack.REGION,
+        "--invalidation-delay", str(delay),
+        *[a for alias, port in alias_ports.items() for a in ("--edge", f"{alias}={port}")],
+        "--edge-port-base", str(stack._free_range_base()),
+        "--api-handler", "edge_api_handler:handler",
+        "--access-log", str(access_log),
+    ]  # fmt: skip
+    with process_log.open("ab") as out:
+        proc = subprocess.Popen(
+            argv, cwd=REPO_ROOT, env=env, stdout=out, stderr=out, start_new_session=True
+        )
+    url = f"http://{stack.HOST}:{ports[0]}"
+    try:
+        deadline = time.monotonic() + 30
+        while not _healthy(url):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"local CloudFront did not start; see {process_log}")
+            time.sleep(0.05)
+        yield PrivateCloudFront(url, access_log, process_log, alias_ports)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/_localaws/health", timeout=1) as resp:
+            return resp.status == 200
+    except OSError:
+        return False
