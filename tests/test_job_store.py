@@ -12,7 +12,7 @@ import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -76,9 +76,10 @@ class Env:
         return boto3.session.Session().client(service, endpoint_url=self.moto_url)
 
     def store(self, *, s3: Any = None, logs: Any = None, **kwargs: Any) -> JobStore:
+        # The shared clients carry no hooks; a test that injects one builds its own client.
         return JobStore(
-            s3 or self.client("s3"),
-            logs or self.client("logs"),
+            s3 or self.s3,
+            logs or self.logs,
             bucket=self.bucket,
             key=config.JOBS_KEY,
             log_group=self.log_group,
@@ -204,6 +205,14 @@ def test_invalid_job_is_refused_before_any_aws_call(env: Env) -> None:
         store.update_status("QDN-AAAAAAAAAA", "lost", idempotency_key="run-1/x")
     with pytest.raises(InvalidJobInput, match="note"):
         store.update_status("QDN-AAAAAAAAAA", "delivered", idempotency_key="k", note="x" * 495)
+    with pytest.raises(InvalidJobInput, match="timezone-aware"):
+        store.create(JOB, idempotency_key="run-1/upload_job", now=datetime(2026, 11, 1))
+    with pytest.raises(InvalidJobInput, match="CloudWatch Logs refuses older events"):
+        store.create(JOB, idempotency_key="run-1/upload_job", now=_now() - timedelta(days=15))
+    with pytest.raises(InvalidJobInput, match="after now"):
+        store.update_status(
+            "QDN-AAAAAAAAAA", "delivered", idempotency_key="k", now=_now() + timedelta(hours=3)
+        )
     unvalidated = NewJob.model_construct(**{**JOB, "price": "free"})
     with pytest.raises(InvalidJobInput, match="price"):
         store.create(unvalidated, idempotency_key="run-1/upload_job")

@@ -32,9 +32,25 @@ JOB_STATUS_CHANGED: Action = "job.status_changed"
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
+# CloudWatch Logs refuses events more than 14 days old or more than 2 hours ahead. An event carries
+# its change's time, so a change outside this window could never be audited; the store refuses such
+# a time before it writes anything. The hour off the age keeps a change that passed the check from
+# crossing the limit before its event is put (an Airflow retry comes minutes later, not hours).
+OLDEST_RECORDABLE = timedelta(days=14) - timedelta(hours=1)
+NEWEST_RECORDABLE = timedelta(hours=2) - timedelta(minutes=5)
+
 
 class AuditError(RuntimeError):
     """The audit event could not be written or looked up; the message says what to do."""
+
+
+def recordable_problem(at: datetime, *, now: datetime) -> str | None:
+    """Why an event at ``at`` could not be recorded now, or None if it can."""
+    if at < now - OLDEST_RECORDABLE:
+        return f"is more than {OLDEST_RECORDABLE} before now; CloudWatch Logs refuses older events"
+    if at > now + NEWEST_RECORDABLE:
+        return f"is more than {NEWEST_RECORDABLE} after now; CloudWatch Logs refuses such events"
+    return None
 
 
 @dataclass(frozen=True)
