@@ -18,6 +18,7 @@ import quickjs
 from qdn import config, headers, staging
 from qdn.jobs import booking, model
 from qdn.routes import ROUTES
+from qdn_api import track
 
 PUBLIC = Path(__file__).resolve().parents[2] / "site" / "public"
 SHELL = PUBLIC / "index.html"
@@ -123,3 +124,7 @@ def test_token_pattern_matches_the_job_model() -> None:
 
 def test_routes_match_the_route_table() -> None:
     assert sorted(js_constant("ROUTE_PREFIXES")) == sorted(ROUTES)
+
+
+def test_not_found_message_is_the_track_apis() -> None:
+    assert js_constant("TEXT")["notFound"] == track.NOT_FOUND_MESSAGE

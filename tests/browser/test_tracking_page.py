@@ -117,6 +117,15 @@ def test_server_error_shows_a_retryable_message_and_retry_recovers(
     expect(page.locator('[data-field="customer_name"]')).to_have_text("Retry Customer")
 
 
+def test_a_refused_token_from_the_api_shows_the_not_found_message(site, page: Page) -> None:
+    # The page already refuses malformed tokens itself, so the API's 400 is only reachable when
+    # the two disagree about a token's shape; intercept it to prove the page still says not found.
+    page.route("**/api/track/**", _json_route(400, {"error": "malformed_token"}))
+    page.goto(f"{site.url}/track/{secrets.token_urlsafe(24)}")
+    expect(page.locator('[data-track-error="not_found"]')).to_have_text(NOT_FOUND)
+    expect(page.locator("[data-retry]")).to_have_count(0)
+
+
 def test_unreachable_api_shows_the_retryable_message(site, page: Page) -> None:
     token = site.add_job()
     page.route("**/api/track/**", lambda route: route.abort("connectionrefused"))
@@ -159,3 +168,15 @@ def test_pages_load_nothing_from_other_origins(site, page: Page) -> None:
     foreign = [u for u in requested if not u.startswith(site.url + "/")]
     assert foreign == []
     assert any(u.startswith(f"{site.url}/assets/") for u in requested)
+
+
+def test_site_links_reach_each_view_through_the_edge(site, page: Page) -> None:
+    page.goto(f"{site.url}/")
+    page.get_by_role("link", name="Book a dumpster").first.click()
+    expect(page.get_by_role("heading", name="Book a dumpster")).to_be_visible()
+    assert page.url == f"{site.url}/book/"
+    page.get_by_role("link", name="Dispatcher sign-in").click()
+    expect(page.get_by_label("Dispatcher key")).to_be_visible()
+    assert page.url == f"{site.url}/dashboard/"
+    page.get_by_role("link", name="QuickDumpNow").click()
+    expect(page.get_by_role("heading", name="Dumpsters delivered, fast.")).to_be_visible()

@@ -242,7 +242,7 @@
     var holder = document.querySelector("[data-build-id]");
     if (!holder) return;
     holder.setAttribute("data-build-id", id);
-    holder.querySelector(".build-id").textContent = unstaged ? "unstaged" : id;
+    holder.querySelector(".build-id").textContent = unstaged ? "unstaged build" : id;
   }
 
   /* ---------- home ---------- */
