@@ -55,14 +55,17 @@ def is_transient(err: BaseException) -> bool:
 
 
 @contextlib.contextmanager
-def retry_only_transient(step: str) -> Iterator[None]:
-    """Re-raise transient AWS errors (Airflow retries them); fail the task at once otherwise."""
+def retry_only_transient(
+    step: str, retryable: tuple[type[BaseException], ...] = ()
+) -> Iterator[None]:
+    """Re-raise transient AWS errors and ``retryable`` ones (Airflow retries them); fail the task
+    at once otherwise."""
     try:
         yield
     except AirflowFailException:
         raise
     except Exception as err:
-        if is_transient(err):
+        if is_transient(err) or isinstance(err, retryable):
             log.warning("%s hit a transient AWS error, the task will retry: %s", step, err)
             raise
         raise AirflowFailException(f"{step} failed: {err}") from err

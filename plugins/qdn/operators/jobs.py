@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from airflow.exceptions import AirflowFailException
 from airflow.providers.amazon.aws.hooks.logs import AwsLogsHook
 from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
@@ -13,7 +12,7 @@ from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 
 from qdn import config
 from qdn.jobs.model import redact_token
-from qdn.jobs.store import JobStore, run_idempotency_key
+from qdn.jobs.store import AuditIncomplete, JobStore, JobStoreConflict, run_idempotency_key
 from qdn.operators.base import release_params, retry_only_transient
 
 
@@ -42,13 +41,11 @@ class UpsertJobOperator(AwsBaseOperator[S3Hook]):
             return {"job_ids": [], "dry_run": True}
         ti = context["ti"]
         key = run_idempotency_key(ti.dag_id, ti.run_id, ti.task_id, ti.map_index)
-        with retry_only_transient("upload_job"):
+        # A lost race or a missing audit event can succeed on the next try; nothing else here can.
+        with retry_only_transient("upload_job", retryable=(AuditIncomplete, JobStoreConflict)):
             logs = AwsLogsHook(aws_conn_id=self.aws_conn_id, region_name=self.region_name).conn
             store = JobStore(self.hook.get_conn(), logs, bucket=self.bucket)
-            try:
-                result = store.create(params.job, idempotency_key=key)
-            except ValueError as err:
-                raise AirflowFailException(str(err)) from None
+            result = store.create(params.job, idempotency_key=key)
         job = result.job
         verb = "created" if result.created else "found (already written by this run)"
         self.log.info(
