@@ -19,6 +19,9 @@
 // Query string keys and values here are as they appear on the wire (percent-encoded), as
 // CloudFront hands them to functions; original_path is therefore encodeURIComponent(uri).
 
+// Each request runs this file's top level afresh, so it declares only four functions: every
+// function object costs time on every request.
+
 // One table: plugins/qdn/routes.py holds the same one and tests/test_routes_agree.py proves it.
 var ROUTES = {
   '/track/': '/index.html',
@@ -33,104 +36,99 @@ var ORIGINAL_PATH = 'original_path';
 
 // Three rounds undo %2564-style double encoding; more than that is not a real path.
 var DECODE_ROUNDS = 3;
+// A path without escapes, odd separators or dot segments needs no normalising.
+var NEEDS_NORMALISING = /[%\\;\s]|\/\/|\/\./;
 
+// Only ASCII escapes matter (the names refused are ASCII); decoding them by hand never throws
+// on a malformed escape, unlike decodeURIComponent.
 function decodeAscii(text) {
-  // Only ASCII escapes matter for the check (the names refused are ASCII); decoding them by
-  // hand never throws on a malformed escape, unlike decodeURIComponent.
   return text.replace(/%([0-7][0-9a-fA-F])/g, function (m, hex) {
     return String.fromCharCode(parseInt(hex, 16));
   });
 }
 
-function normalisedSegments(uri) {
-  var path = uri;
-  for (var i = 0; i < DECODE_ROUNDS; i++) {
-    var next = decodeAscii(path);
-    if (next === path) break;
-    path = next;
-  }
-  var parts = path.toLowerCase().replace(/\\/g, '/').split('/');
-  var out = [];
-  for (var j = 0; j < parts.length; j++) {
-    var part = parts[j].split(';')[0].trim();
-    if (part === '' || part === '.') continue;
-    if (part === '..') {
-      out.pop();
-      continue;
-    }
-    out.push(part);
-  }
-  return out;
-}
-
 function isPrivate(uri) {
-  var segments = normalisedSegments(uri);
+  var lower;
+  if (!NEEDS_NORMALISING.test(uri)) {
+    lower = uri.toLowerCase();
+    var end = lower.indexOf('/', 1);
+    return (end === -1 ? lower.slice(1) : lower.slice(1, end)) === PRIVATE_PREFIX ||
+      lower.indexOf(PRIVATE_NAME) !== -1;
+  }
+  // Decode until stable, fold case, treat backslashes as slashes, resolve the segments.
+  lower = uri;
+  for (var round = 0; round < DECODE_ROUNDS; round++) {
+    var next = decodeAscii(lower);
+    if (next === lower) break;
+    lower = next;
+  }
+  var parts = lower.toLowerCase().replace(/\\/g, '/').split('/');
+  var segments = [];
+  for (var i = 0; i < parts.length; i++) {
+    var part = parts[i].split(';')[0].trim();
+    if (part === '..') segments.pop();
+    else if (part !== '' && part !== '.') segments.push(part);
+  }
   if (segments.length > 0 && segments[0] === PRIVATE_PREFIX) return true;
-  for (var i = 0; i < segments.length; i++) {
-    if (segments[i].indexOf(PRIVATE_NAME) !== -1) return true;
+  for (var j = 0; j < segments.length; j++) {
+    if (segments[j].indexOf(PRIVATE_NAME) !== -1) return true;
   }
   return false;
 }
 
 function isOriginalPathKey(key) {
-  return decodeAscii(key).toLowerCase() === ORIGINAL_PATH;
-}
-
-function queryText(querystring) {
-  var pairs = [];
-  for (var key in querystring) {
-    if (isOriginalPathKey(key)) continue;
-    var entry = querystring[key];
-    var values = entry.multiValue ? entry.multiValue : [entry];
-    for (var i = 0; i < values.length; i++) {
-      pairs.push(key + '=' + values[i].value);
-    }
-  }
-  return pairs.length ? '?' + pairs.join('&') : '';
-}
-
-function notFound() {
-  return {
-    statusCode: 404,
-    statusDescription: 'Not Found',
-    headers: {'cache-control': {value: 'no-store'}}
-  };
-}
-
-function redirect(location) {
-  return {
-    statusCode: 301,
-    statusDescription: 'Moved Permanently',
-    headers: {
-      location: {value: location},
-      // An hour: long enough to spare the edge, short enough to undo a routing mistake.
-      'cache-control': {value: 'max-age=3600'}
-    }
-  };
+  var name = key.indexOf('%') === -1 ? key : decodeAscii(key);
+  return name.length === ORIGINAL_PATH.length && name.toLowerCase() === ORIGINAL_PATH;
 }
 
 function handler(event) {
   var request = event.request;
   var uri = request.uri;
   var querystring = request.querystring || {};
+  var key;
 
-  if (isPrivate(uri)) return notFound();
-
-  for (var prefix in ROUTES) {
-    if (uri.indexOf(prefix) === 0) {
-      var kept = {};
-      for (var key in querystring) {
-        if (!isOriginalPathKey(key)) kept[key] = querystring[key];
-      }
-      // Save the viewer's path before the URI is replaced (the old function did not).
-      kept[ORIGINAL_PATH] = {value: encodeURIComponent(uri)};
-      request.querystring = kept;
-      request.uri = ROUTES[prefix];
-      return request;
-    }
-    if (uri === prefix.slice(0, -1)) {
-      return redirect(prefix + queryText(querystring));
-    }
+  if (isPrivate(uri)) {
+    return {
+      statusCode: 404,
+      statusDescription: 'Not Found',
+      headers: {'cache-control': {value: 'no-store'}}
+    };
   }
-  return request;
+
+  // Every route is one segment, '/name/': the path's first segment finds it in one lookup.
+  // (Keys start with '/', which no inherited property name does.)
+  var end = uri.indexOf('/', 1);
+  var prefix = end === -1 ? uri + '/' : uri.slice(0, end + 1);
+  var target = ROUTES[prefix];
+  if (target === undefined) return request;
+
+  if (end !== -1) {
+    var kept = {};
+    for (key in querystring) {
+      if (!isOriginalPathKey(key)) kept[key] = querystring[key];
+    }
+    // Save the viewer's path before the URI is replaced (the old function did not).
+    kept[ORIGINAL_PATH] = {value: encodeURIComponent(uri)};
+    request.querystring = kept;
+    request.uri = target;
+    return request;
+  }
+
+  // The route without its trailing slash.
+  var pairs = [];
+  for (key in querystring) {
+    if (isOriginalPathKey(key)) continue;
+    var entry = querystring[key];
+    var values = entry.multiValue || [entry];
+    for (var v = 0; v < values.length; v++) pairs.push(key + '=' + values[v].value);
+  }
+  return {
+    statusCode: 301,
+    statusDescription: 'Moved Permanently',
+    headers: {
+      location: {value: prefix + (pairs.length ? '?' + pairs.join('&') : '')},
+      // An hour: long enough to spare the edge, short enough to undo a routing mistake.
+      'cache-control': {value: 'max-age=3600'}
+    }
+  };
 }

@@ -25,6 +25,12 @@ def test_route_tables_agree() -> None:
     assert _js_value("ROUTES") == ROUTES
 
 
+def test_every_route_is_one_segment() -> None:
+    # The function finds a route by the path's first segment in one lookup.
+    for prefix in ROUTES:
+        assert prefix.startswith("/") and prefix.endswith("/") and prefix.count("/") == 2, prefix
+
+
 def test_private_names_agree_with_config() -> None:
     assert _js_value("PRIVATE_PREFIX") + "/" == config.DATA_PREFIX
     assert _js_value("PRIVATE_NAME") == config.JOBS_KEY.rsplit("/", 1)[-1]
