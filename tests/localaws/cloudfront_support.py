@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+from werkzeug.datastructures import Headers
 
 from localaws import stack
 
@@ -164,7 +165,7 @@ def remove_distribution(cf: Any, dist_id: str) -> None:
 @dataclass(frozen=True)
 class Fetched:
     status: int
-    headers: dict[str, str]
+    headers: Headers  # case-insensitive, as HTTP header names are
     body: bytes
 
     @property
@@ -189,9 +190,9 @@ def fetch(
     req = urllib.request.Request(url, method=method, headers=headers or {}, data=data)
     try:
         with _OPENER.open(req, timeout=10) as resp:
-            return Fetched(resp.status, dict(resp.headers), resp.read())
+            return Fetched(resp.status, Headers(list(resp.headers.items())), resp.read())
     except urllib.error.HTTPError as err:
-        return Fetched(err.code, dict(err.headers), err.read())
+        return Fetched(err.code, Headers(list(err.headers.items())), err.read())
 
 
 @dataclass(frozen=True)

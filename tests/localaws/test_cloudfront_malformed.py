@@ -12,7 +12,7 @@ from cloudfront_support import Fetched, fetch
 def _error_code(answer: Fetched) -> str:
     """The error code as botocore's own rest-xml parser reads it from the body."""
     parsed = parsers.create_parser("rest-xml").parse(
-        {"status_code": answer.status, "headers": answer.headers, "body": answer.body}, None
+        {"status_code": answer.status, "headers": dict(answer.headers), "body": answer.body}, None
     )
     assert parsed["Error"]["Message"]
     return parsed["Error"]["Code"]
