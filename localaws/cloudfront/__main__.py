@@ -11,7 +11,6 @@ import logging
 import signal
 import sys
 import threading
-import time
 from typing import Any
 
 from localaws.cloudfront.accesslog import AccessLog
@@ -84,7 +83,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    started = time.monotonic()
     args = parse_args(argv)
     logging.basicConfig(
         stream=sys.stderr,
@@ -122,10 +120,9 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     log.info(
-        "CloudFront API on http://%s:%s (ready in %.2f s); S3 origin %s; invalidations take %.1f s",
+        "CloudFront API on http://%s:%s; S3 origin %s; invalidations take %.1f s",
         args.host,
         args.port,
-        time.monotonic() - started,
         args.s3_endpoint,
         args.invalidation_delay,
     )
