@@ -289,30 +289,70 @@ def test_tampered_staged_object_is_refused_with_nothing_written(s3, stage):
     assert versions(client, bucket) == before
 
 
-def test_manifest_hash_mismatch_and_missing_file_are_refused(s3, stage):
+def put_build(client, bucket, build_id, staged: dict[str, bytes], listed: dict[str, str]):
+    """A build written by hand: ``staged`` bodies (with their true sha256 metadata) and a
+    manifest that lists ``listed`` path -> sha256."""
+    for path, body in staged.items():
+        client.put_object(
+            Bucket=bucket,
+            Key=staging.build_prefix(build_id) + path,
+            Body=body,
+            Metadata={"sha256": staging.sha256_hex(body)},
+        )
+    manifest = {
+        "build_id": build_id,
+        "files": {p: {"sha256": h, "size": len(staged.get(p, b""))} for p, h in listed.items()},
+    }
+    client.put_object(
+        Bucket=bucket,
+        Key=staging.build_manifest_key(build_id),
+        Body=json.dumps(manifest).encode(),
+    )
+
+
+def test_manifest_hash_mismatch_and_missing_file_are_refused(s3):
     client, bucket = s3
-    build = stage()
-    manifest_key = staging.build_manifest_key(build)
-    manifest = staging.read_build_manifest(client, build, bucket)
-    manifest["files"]["robots.txt"]["sha256"] = "0" * 64
-    manifest["files"]["missing.txt"] = {"sha256": "1" * 64, "size": 3}
-    client.put_object(Bucket=bucket, Key=manifest_key, Body=json.dumps(manifest).encode())
+    shell, robots = b"<p>shell</p>", b"User-agent: *\n"
+    put_build(
+        client,
+        bucket,
+        "build-handmade",
+        {"index.html": shell, "robots.txt": robots},
+        {
+            "index.html": staging.sha256_hex(shell),
+            "robots.txt": "0" * 64,
+            "missing.txt": "1" * 64,
+        },
+    )
     before = versions(client, bucket)
     with pytest.raises(PromotionError) as err:
-        plan_promotion(client, bucket, build)
+        plan_promotion(client, bucket, "build-handmade")
     text = str(err.value)
     assert (
         "robots.txt: staged sha256" in text and "differs from the manifest's 000000000000" in text
     )
     assert "missing.txt: missing from" in text
+    assert "index.html" not in text
     assert versions(client, bucket) == before
+    assert production(client, bucket) == {}
+
+
+def test_a_rewritten_build_manifest_is_refused(s3, stage):
+    client, bucket = s3
+    build = stage()
+    key = staging.build_manifest_key(build)
+    manifest = staging.read_build_manifest(client, build, bucket)
+    manifest["files"]["robots.txt"]["sha256"] = "0" * 64
+    client.put_object(Bucket=bucket, Key=key, Body=json.dumps(manifest).encode())
+    with pytest.raises(PromotionError, match="written 2 times"):
+        plan_promotion(client, bucket, build)
     assert production(client, bucket) == {}
 
 
 def test_unknown_empty_and_shellless_builds_are_refused(s3, stage):
     client, bucket = s3
     known = stage()
-    with pytest.raises(PromotionError, match=f"unknown build build-000000000000.*{known}"):
+    with pytest.raises(PromotionError, match=f"unknown build build-000000000000.*names {known}"):
         plan_promotion(client, bucket, "build-000000000000")
     with pytest.raises(PromotionError, match="not a build id"):
         plan_promotion(client, bucket, "../data")

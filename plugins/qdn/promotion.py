@@ -365,25 +365,38 @@ def _check_path(path: str) -> str:
     return path
 
 
-def _known_builds(s3: Any, bucket: str) -> list[str]:
-    listed = s3.list_objects_v2(Bucket=bucket, Prefix=config.STAGING_PREFIX, Delimiter="/")
-    prefixes = [p["Prefix"] for p in listed.get("CommonPrefixes", [])]
-    return sorted(p[len(config.STAGING_PREFIX) :].rstrip("/") for p in prefixes)
+def _staged_hint(s3: Any, bucket: str) -> str:
+    try:
+        latest = staging.read_latest(s3, bucket)
+    except staging.StagingError:
+        return "nothing is staged at all"
+    return f"{config.LATEST_KEY} names {latest}"
 
 
 def _read_manifest_files(s3: Any, bucket: str, build_id: str) -> dict[str, dict[str, Any]]:
+    key = staging.build_manifest_key(build_id)
     try:
         manifest = staging.read_build_manifest(s3, build_id, bucket)
     except staging.StagingError as err:
-        known = _known_builds(s3, bucket)
-        hint = f"staged builds: {', '.join(known[-5:])}" if known else "nothing is staged at all"
         raise PromotionError(
-            f"unknown build {build_id}: s3://{bucket}/{staging.build_manifest_key(build_id)} "
-            f"does not exist ({hint}); stage the site or pass a staged build id"
+            f"unknown build {build_id}: s3://{bucket}/{key} does not exist "
+            f"({_staged_hint(s3, bucket)}); stage the site or pass a staged build id"
         ) from err
+    except ValueError as err:
+        raise PromotionError(
+            f"s3://{bucket}/{key} is not JSON ({err}); stage the site again"
+        ) from err
+    # Staging writes the manifest once; a second version means someone rewrote what the build
+    # is said to contain, and every hash below would be checked against the rewrite.
+    written = _list_versions(s3, bucket, key).get("", [])
+    if len(written) > 1:
+        raise PromotionError(
+            f"s3://{bucket}/{key} was written {len(written)} times; a build's manifest is "
+            "written once, so this build cannot be trusted — stage the site again"
+        )
     if manifest.get("build_id") != build_id:
         raise PromotionError(
-            f"s3://{bucket}/{staging.build_manifest_key(build_id)} describes build "
+            f"s3://{bucket}/{key} describes build "
             f"{manifest.get('build_id')!r}, not {build_id}; the manifest was overwritten — "
             "stage the site again"
         )
