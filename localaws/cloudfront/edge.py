@@ -262,6 +262,8 @@ class Edge:
             )
         if is_lambda_url(domain):
             forwarded = [(k, v) for k, v in req.headers if k not in _HOP_BY_HOP]
+            if behaviour.get("OriginRequestPolicyId") == policies.ALL_VIEWER_EXCEPT_HOST_HEADER:
+                forwarded = [(k, v) for k, v in forwarded if k != "host"] + [("host", domain)]
             forwarded.append(("x-forwarded-for", req.ip))
             return self._api.fetch(
                 viewer.ViewerRequest(

@@ -58,6 +58,11 @@ MANAGED_CACHE_POLICIES: dict[str, CachePolicy] = {
 }
 
 
+# AWS's managed origin request policy that forwards every viewer header except Host: the origin
+# then sees its own domain as Host, as a Lambda function URL requires.
+ALL_VIEWER_EXCEPT_HOST_HEADER = "b689b0a8-53d0-40ab-baf2-68738e2966ac"
+
+
 def cache_policy(behaviour: dict[str, Any]) -> CachePolicy:
     """The behaviour's effective cache policy, from CachePolicyId or the legacy fields."""
     policy_id = behaviour.get("CachePolicyId")

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from cloudfront_support import (
+    API_DOMAIN,
     PrivateCloudFront,
     distribution_config,
     edge_url,
@@ -76,6 +77,7 @@ def test_the_handler_gets_a_function_url_payload_2_event(site: dict[str, Any]) -
     assert event["queryStringParameters"] == {"x": "1,2", "q": "a b"}
     assert event["headers"]["authorization"] == "Bearer secret-token"  # all viewer headers reach it
     assert event["headers"]["x-custom"] == "yes"
+    assert event["headers"]["host"] == site["url"].removeprefix("http://")
     assert all(name == name.lower() for name in event["headers"])
     assert event["cookies"] == ["a=1", "b=2"]
     http = event["requestContext"]["http"]
@@ -86,6 +88,21 @@ def test_the_handler_gets_a_function_url_payload_2_event(site: dict[str, Any]) -
     assert 0 < context["remaining_ms"] <= 30_000
     # Cache-Control: no-store from the handler: never cached.
     assert fetch(site["url"] + "/api/echo?x=1&x=2&q=a%20b").x_cache == "Miss from cloudfront"
+
+
+def test_all_viewer_except_host_sends_the_origins_own_host(
+    cloudfront: PrivateCloudFront, aws_stack: Any
+) -> None:
+    cf = cloudfront.client()
+    config = distribution_config("no-bucket", with_api=True)
+    config["CacheBehaviors"]["Items"][0]["OriginRequestPolicyId"] = (
+        "b689b0a8-53d0-40ab-baf2-68738e2966ac"  # AWS's managed AllViewerExceptHostHeader
+    )
+    dist_id = cf.create_distribution(DistributionConfig=config)["Distribution"]["Id"]
+    answer = fetch(edge_url(cloudfront.url, dist_id) + "/api/echo", headers={"Authorization": "x"})
+    headers = answer.json()["event"]["headers"]
+    assert headers["host"] == API_DOMAIN
+    assert headers["authorization"] == "x"
 
 
 def test_a_post_body_reaches_the_handler(site: dict[str, Any]) -> None:
