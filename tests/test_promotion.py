@@ -570,3 +570,18 @@ def test_describe_is_the_dry_run_and_writes_nothing(s3, stage):
     assert "copy staging/" in text and "-> site/robots.txt" in text
     assert "delete site/old.txt" in text
     assert describe(plan.to_dict(), run_id="run-dry") == lines
+
+
+def test_a_bootstrapped_site_is_recognised_and_not_recopied(s3, stage, tmp_path):
+    from localaws.bootstrap import BootstrapReport, ensure_site
+
+    client, bucket = s3
+    source = write_site(tmp_path / "boot", BASE)
+    build = ensure_site(client, BootstrapReport(), bucket, source)
+    assert BUILD_ID_META not in client.head_object(Bucket=bucket, Key="site/index.html")["Metadata"]
+
+    plan = plan_promotion(client, bucket, build)
+    assert plan.build_before == build  # read from the id staging stamped into the shell
+    # Right bytes, right headers; only the build-id metadata is missing, which is no reason to
+    # copy: nothing is served differently.
+    assert plan.is_noop

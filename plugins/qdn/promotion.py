@@ -59,6 +59,9 @@ BUILD_ID_META = "build-id"
 
 _BUILD_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_STAMPED_BUILD_ID = re.compile(
+    rf'<meta\s+name="{re.escape(config.BUILD_ID_META_NAME)}"\s+content="([A-Za-z0-9._-]+)"'
+)
 
 COPY = "copy"
 UNCHANGED = "unchanged"
@@ -496,6 +499,22 @@ def _header_drift(path: str, prod: Mapping[str, Any], sha256: str) -> list[str]:
     return drift
 
 
+def _served_build(s3: Any, bucket: str, shell: Mapping[str, Any] | None) -> str | None:
+    """The build production serves: the shell's build-id metadata, or, for a shell put there
+    before promotions recorded it (the bootstrap), the build id staging stamped into it."""
+    if not shell:
+        return None
+    recorded = (shell.get("Metadata") or {}).get(BUILD_ID_META)
+    if recorded:
+        return recorded
+    kwargs = {"VersionId": shell["VersionId"]} if shell.get("VersionId") else {}
+    got = s3.get_object(Bucket=bucket, Key=site_key(SHELL_KEY), **kwargs)
+    # The meta tag sits in the head; the first 64 KB is far more than any shell's head.
+    text = got["Body"].read(64 * 1024).decode("utf-8", "replace")
+    found = _STAMPED_BUILD_ID.search(text)
+    return found[1] if found else None
+
+
 def _classify(path: str, meta: Mapping[str, Any], staged: _Staged, prod: Mapping[str, Any] | None):
     sha256 = meta["sha256"]
     if prod is None:
@@ -601,11 +620,10 @@ def plan_promotion(
                 observed_etag=current.get("ETag"),
             )
         )
-    shell = prod.get(SHELL_KEY) or {}
     return PromotionPlan(
         bucket=bucket,
         build_id=build_id,
-        build_before=(shell.get("Metadata") or {}).get(BUILD_ID_META),
+        build_before=_served_build(s3, bucket, prod.get(SHELL_KEY)),
         steps=tuple(steps),
         delete_cap=delete_cap,
     )
