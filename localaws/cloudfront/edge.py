@@ -143,6 +143,11 @@ class Edge:
 
     def _serve(self, view: EdgeView, req: viewer.ViewerRequest, request_id: str) -> EdgeResult:
         viewer_uri = req.uri
+        if not view.config.get("Enabled", True):
+            # A disabled distribution keeps its domain but refuses every request.
+            return _edge_error(
+                403, "403 ERROR", "Bad request: this distribution is disabled.", "Error", "none"
+            )
         behaviour = policies.match_behaviour(view.config, viewer_uri)
         allowed = behaviour.get("AllowedMethods", {}).get("Items") or ["GET", "HEAD"]
         if req.method not in allowed:

@@ -154,12 +154,13 @@ def test_an_error_is_cached_for_10_s_and_cured_by_an_invalidation(site: Site) ->
 
 
 def test_error_caching_min_ttl_from_custom_error_responses(aws_stack: Any) -> None:
-    site = _make_site(aws_stack, error_caching={403: 1})
+    # 2 s, not 1: a loaded machine must still see the cached error on the second request.
+    site = _make_site(aws_stack, error_caching={403: 2})
     try:
         assert site.get("/late.html").status == 403
         site.put("site/late.html", "<html>late</html>")
         assert site.get("/late.html").status == 403
-        time.sleep(1.2)
+        time.sleep(2.3)
         assert site.get("/late.html").status == 200
     finally:
         remove_distribution(site.cf, site.dist_id)
@@ -231,12 +232,12 @@ def test_ttls_come_from_cache_control_bounded_by_the_behaviour(aws_stack: Any) -
     legacy = {
         "ForwardedValues": {"QueryString": False, "Cookies": {"Forward": "none"}},
         "MinTTL": 0,
-        "DefaultTTL": 1,
-        "MaxTTL": 1,
+        "DefaultTTL": 2,
+        "MaxTTL": 2,
     }
     site = _make_site(aws_stack, default_behaviour=legacy)
     try:
-        site.put("site/long.html", "long", cache_control="max-age=3600")  # capped at MaxTTL 1 s
+        site.put("site/long.html", "long", cache_control="max-age=3600")  # capped at MaxTTL 2 s
         site.put("site/never.html", "never", cache_control="no-store")
         site.put("site/private.html", "private", cache_control="private, max-age=60")
         assert site.get("/long.html").x_cache == "Miss from cloudfront"
@@ -244,7 +245,7 @@ def test_ttls_come_from_cache_control_bounded_by_the_behaviour(aws_stack: Any) -
         for path in ("/never.html", "/private.html"):
             assert site.get(path).x_cache == "Miss from cloudfront"
             assert site.get(path).x_cache == "Miss from cloudfront"
-        time.sleep(1.2)
+        time.sleep(2.3)
         assert site.get("/long.html").x_cache == "Miss from cloudfront"
     finally:
         remove_distribution(site.cf, site.dist_id)
@@ -262,3 +263,13 @@ def test_root_serves_the_default_root_object_and_head_has_no_body(site: Site) ->
 def test_methods_the_behaviour_does_not_allow_are_refused(site: Site) -> None:
     refused = site.get("/index.html", method="POST")
     assert (refused.status, refused.x_cache) == (403, "Error from cloudfront")
+
+
+def test_a_disabled_distribution_refuses_requests(site: Site) -> None:
+    assert site.get("/index.html").status == 200
+    current = site.cf.get_distribution_config(Id=site.dist_id)
+    current["DistributionConfig"]["Enabled"] = False
+    site.cf.update_distribution(
+        Id=site.dist_id, IfMatch=current["ETag"], DistributionConfig=current["DistributionConfig"]
+    )
+    assert site.get("/index.html").status == 403
