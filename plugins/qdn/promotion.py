@@ -582,6 +582,9 @@ def plan_promotion(
     def head(path: str) -> tuple[str, dict[str, Any] | None]:
         return path, _head(s3, bucket, site_key(path))
 
+    # One HEAD per production object (in parallel): the listing's ETags alone could say whether
+    # bytes match, but not whether Content-Type/Cache-Control drifted, nor the version ids the
+    # manifest must record. The ETags still serve, as a cross-check of the sha256 metadata.
     prod = dict(_parallel(head, sorted(production), workers))
     prefix = staging.build_prefix(build_id)
     steps: list[Step] = []
@@ -826,9 +829,9 @@ class PromotionResult:
     stats: PromotionStats
 
     def summary(self) -> str:
-        earlier = f", {len(self.already_done)} already copied by an earlier attempt" * bool(
-            self.already_done
-        )
+        earlier = ""
+        if self.already_done:
+            earlier = f", {len(self.already_done)} already in place from an earlier attempt"
         return (
             f"promoted {self.build_id} over {self.build_before or 'an unrecorded build'} "
             f"(run {self.run_id}, attempt {self.attempt}): copied {len(self.copied)} object(s)"
