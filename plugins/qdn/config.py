@@ -39,9 +39,10 @@ AUDIT_LOG_GROUP = "/qdn/jobs/audit"
 API_PATH_PREFIX = "/api/"
 TRACK_API_PREFIX = API_PATH_PREFIX + "track/"
 
-# The track API's Lambda function URL; the local CloudFront serves any origin under
+# The track API's Lambda function URL (real URL ids are lower-case letters and digits only);
+# the local CloudFront serves any origin under
 # ".lambda-url.<region>.on.aws" from the in-process handler.
-TRACK_API_ORIGIN_DOMAIN = "qdn-track-api.lambda-url.us-east-1.on.aws"
+TRACK_API_ORIGIN_DOMAIN = "qdntrackapi.lambda-url.us-east-1.on.aws"
 SITE_ORIGIN_ID = "site-s3"
 API_ORIGIN_ID = "track-api"
 
