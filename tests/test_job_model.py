@@ -369,3 +369,14 @@ def test_any_booking_input_validates_or_gives_field_messages(data: dict) -> None
         errors = booking_field_errors(exc)
         assert errors
         assert all(isinstance(v, str) and v for v in errors.values())
+
+
+def test_document_is_compact_with_one_job_per_line() -> None:
+    jobs = [_job(), _job(customer_name="Ana"), _job(customer_name="Bo")]
+    raw = JobsDocument(jobs=jobs).to_json_bytes()
+    lines = raw.decode().splitlines()
+    assert lines[0] == '{"schema_version":1,"jobs":['
+    assert lines[-1] == "]}"
+    assert [json.loads(line.rstrip(","))["id"] for line in lines[1:-1]] == [j.id for j in jobs]
+    assert json.loads(raw) == json.loads(JobsDocument(jobs=jobs).model_dump_json())
+    assert JobsDocument.from_json_bytes(JobsDocument().to_json_bytes()) == JobsDocument()

@@ -459,8 +459,17 @@ class JobsDocument(_Strict):
             raise JobsDocumentError(describe_validation_error(exc, "jobs.json")) from None
 
     def to_json_bytes(self) -> bytes:
-        # Indented: operators read this file with `aws s3 cp ... -`, and S3 does not care.
-        return self.model_dump_json(indent=2).encode("utf-8") + b"\n"
+        """Compact JSON with one job per line.
+
+        A line per job keeps the file readable and diffable (``aws s3 cp ... - | grep QDN-...``)
+        while staying a third smaller and faster to parse than indented JSON, which matters
+        with a hundred thousand jobs: the track API parses the whole file on a cold start.
+        """
+        head = f'{{"schema_version":{self.schema_version},"jobs":['
+        if not self.jobs:
+            return (head + "]}\n").encode("utf-8")
+        lines = ",\n".join(job.model_dump_json() for job in self.jobs)
+        return (head + "\n" + lines + "\n]}\n").encode("utf-8")
 
     @classmethod
     def from_json_bytes(cls, data: bytes) -> JobsDocument:
