@@ -36,9 +36,9 @@ from localaws.cloudfront.viewer import Pairs, ViewerRequest
 log = logging.getLogger("localaws.cloudfront")
 
 _S3_DOMAIN = re.compile(r"^(?P<bucket>.+?)\.s3(?:[.-](?P<region>[a-z0-9-]+))?\.amazonaws\.com$")
-_LAMBDA_URL_DOMAIN = re.compile(
-    r"^(?P<url_id>[a-z0-9]+)\.lambda-url\.(?P<region>[a-z0-9-]+)\.on\.aws$"
-)
+# Any host under .lambda-url.<region>.on.aws: real URL ids are 32 lower-case alphanumerics, but
+# the edge only needs to know the origin is a function URL, so it does not police the id.
+_LAMBDA_URL_DOMAIN = re.compile(r"^[A-Za-z0-9.-]+\.lambda-url\.[a-z0-9-]+\.on\.aws$")
 
 # Headers of an S3 object CloudFront passes on to the viewer.
 _S3_PASSED = {

@@ -32,7 +32,8 @@ CACHING_OPTIMIZED = "658327ea-f89d-4fab-a63d-7e88639e58f6"
 CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
 ALL_METHODS = ["GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"]
 # A function-URL domain: the edge sends anything routed here to the --api-handler in-process.
-API_DOMAIN = "testapi0123456789.lambda-url.us-east-1.on.aws"
+# The edge recognises any host under .lambda-url.<region>.on.aws (hyphens included).
+API_DOMAIN = "edge-test-api.lambda-url.us-east-1.on.aws"
 
 REWRITE_JS = """\
 function handler(event) {
