@@ -44,7 +44,7 @@ bootstrap: venv
 	$(PY) -m localaws bootstrap
 
 stage: venv
-	eval "$$($(PY) -m localaws env)" && $(PY) -m qdn stage
+	eval "$$($(PY) -m localaws env)" && $(PY) -m qdn.cli stage
 
 demo: venv
 	$(PY) -m localaws.demo

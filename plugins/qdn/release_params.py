@@ -16,12 +16,10 @@ from pydantic import ValidationError
 
 from qdn import config
 from qdn.jobs.model import JobStatus, NewJob, describe_validation_error
+from qdn.promotion import DEFAULT_DELETE_CAP
 
 # A build id as staging makes it ("build-" + 12 hex digits); "" means staging/LATEST.
 BUILD_ID_RE = re.compile(r"^build-[0-9a-f]{12}$")
-# Fifty objects is several times the site's whole asset churn in a normal release; more means a
-# wrong build id or an emptied staging folder, which must not wipe production.
-DEFAULT_DELETE_CAP = 50
 # Job fields in the form are flat, prefixed "job_", because Params forms have no nested objects.
 JOB_PREFIX = "job_"
 JOB_FIELDS = tuple(NewJob.model_fields)

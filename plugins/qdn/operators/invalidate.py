@@ -100,13 +100,9 @@ class InvalidateOperator(AwsBaseOperator[CloudFrontHook]):
         if self.deferrable:
             self.defer(
                 trigger=CloudFrontInvalidationsCompletedTrigger(
-                    invalidations=[
-                        {
-                            "distribution_id": c["distribution_id"],
-                            "invalidation_id": c["invalidation_id"],
-                        }
-                        for c in created
-                    ],
+                    # The event hands these back to execute_complete, aliases and the redacted
+                    # paths included, so nothing depends on state kept across the deferral.
+                    invalidations=[{**c, "paths": shown} for c in created],
                     waiter_delay=self.waiter_delay,
                     waiter_max_attempts=self.waiter_max_attempts,
                     aws_conn_id=self.aws_conn_id,
@@ -137,6 +133,12 @@ class InvalidateOperator(AwsBaseOperator[CloudFrontHook]):
         created: list[dict[str, str]] | None = None,
         paths: list[str] | None = None,
     ) -> dict[str, Any]:
+        if event and created is None:
+            created = [
+                {k: v for k, v in item.items() if k != "paths"}
+                for item in event.get("invalidations", [])
+            ]
+            paths = next((item.get("paths") for item in event.get("invalidations", [])), [])
         if not event or event.get("status") != "success":
             raise AirflowException(
                 f"waiting for the invalidations failed: {(event or {}).get('message')}; "

@@ -38,7 +38,7 @@ class PromoteContentOperator(AwsBaseOperator[S3Hook]):
                 plan = plan_promotion(s3, self.bucket, build_id, delete_cap=params.delete_cap)
             except (PromotionError, staging.StagingError) as err:
                 raise AirflowFailException(str(err)) from None
-            for line in describe(plan):
+            for line in describe(plan, run_id=context["run_id"]):
                 self.log.info(("dry run: " if params.dry_run else "plan: ") + line)
             if params.dry_run:
                 self.log.info("dry run: %s; nothing copied", plan.summary())

@@ -1,4 +1,7 @@
-"""``python -m qdn stage [--source DIR]``: upload the site as a new immutable staged build.
+"""``python -m qdn.cli stage [--source DIR]``: upload the site as a new immutable staged build.
+
+Not ``qdn/__main__.py``: Airflow imports every file under ``plugins/`` by its stem, and a module
+named ``__main__`` would run its CLI inside the scheduler.
 
 It uses the ambient AWS configuration (``AWS_ENDPOINT_URL`` for the local stack, or a real
 profile), exactly as ``aws s3`` would.
@@ -18,7 +21,7 @@ DEFAULT_SOURCE = Path(__file__).resolve().parents[2] / "site" / "public"
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m qdn", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m qdn.cli", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     st = sub.add_parser("stage", help="stage site/public under staging/<build-id>/")
     st.add_argument("--source", type=Path, default=DEFAULT_SOURCE)

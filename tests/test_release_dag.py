@@ -1,0 +1,308 @@
+"""qdn_release as real Airflow DAG runs (``dag.test``) against the local stack over HTTP."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import urllib.request
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from qdn import config, staging
+
+pytestmark = pytest.mark.airflow
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+EDGES = (
+    ("publish_function", "promote_content"),
+    ("publish_function", "upload_job"),
+    ("promote_content", "invalidate"),
+    ("upload_job", "invalidate"),
+    ("invalidate", "smoke_check"),
+)
+
+
+def _bag():
+    from airflow.dag_processing.dagbag import DagBag
+
+    return DagBag(dag_folder=str(REPO_ROOT / "dags"))
+
+
+@pytest.fixture
+def release_dag(airflow_db, airflow_env):
+    bag = _bag()
+    assert not bag.import_errors
+    return bag.get_dag("qdn_release")
+
+
+def mark_job(**over: Any) -> dict[str, Any]:
+    conf = {
+        "job_customer_name": "Mark",
+        "job_location": "Soderblom Ave",
+        "job_service_date": (date.today() + timedelta(days=2)).isoformat(),
+        "job_price": "600.00",
+        "job_status": "ready_for_pickup",
+    }
+    conf.update(over)
+    return conf
+
+
+def run(dag, conf: dict[str, Any], logical_date: datetime | None = None):
+    kwargs = {"run_conf": conf}
+    if logical_date is not None:
+        kwargs["logical_date"] = logical_date
+    dag_run = dag.test(**kwargs)
+    states = {ti.task_id: str(ti.state) for ti in dag_run.get_task_instances()}
+    return dag_run, states
+
+
+def xcom(dag_run, task_id: str) -> Any:
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        row = (
+            session.query(XComModel)
+            .filter_by(run_id=dag_run.run_id, task_id=task_id, key="return_value")
+            .one_or_none()
+        )
+        return XComModel.deserialize_value(row) if row else None
+
+
+def stage_variant(stack, tmp_path: Path, marker: str) -> str:
+    source = tmp_path / f"site-{marker}"
+    shutil.copytree(REPO_ROOT / "site" / "public", source)
+    shell = source / "index.html"
+    shell.write_text(shell.read_text().replace("</body>", f"<!-- {marker} -->\n</body>", 1))
+    return staging.stage(stack.client("s3"), source).build_id
+
+
+def jobs_doc(stack):
+    from qdn.jobs.model import JobsDocument
+
+    body = stack.client("s3").get_object(Bucket=config.BUCKET, Key=config.JOBS_KEY)["Body"]
+    return JobsDocument.from_json_bytes(body.read())
+
+
+def bucket_versions(stack) -> list[tuple[str, str]]:
+    s3 = stack.client("s3")
+    out = []
+    for page in s3.get_paginator("list_object_versions").paginate(Bucket=config.BUCKET):
+        out += [(v["Key"], v["VersionId"]) for v in page.get("Versions", [])]
+    return sorted(out)
+
+
+def live_etag(stack) -> str:
+    cf = stack.client("cloudfront")
+    return cf.describe_function(Name=config.FUNCTION_NAME, Stage="LIVE")["ETag"]
+
+
+def fetch(url: str) -> tuple[int, str, dict[str, str]]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as resp:
+            return resp.status, resp.read().decode(), dict(resp.headers)
+    except urllib.error.HTTPError as err:
+        return err.code, err.read().decode(), dict(err.headers)
+
+
+def test_no_import_errors(airflow_db):
+    bag = _bag()
+    assert bag.import_errors == {}
+    assert {"qdn_release"} <= set(bag.dag_ids)
+
+
+def test_task_graph_is_the_designs(airflow_db):
+    dag = _bag().get_dag("qdn_release")
+    edges = {(t.task_id, d) for t in dag.tasks for d in t.downstream_task_ids}
+    assert edges == set(EDGES)
+    assert dag.max_active_runs == 1
+    assert "quickdumpnow" in dag.tags and dag.doc_md
+    assert all(t.owner == "ops" for t in dag.tasks)
+    assert dag.get_task("invalidate").deferrable is True
+
+
+def test_release_happy_path(release_dag, airflow_env, tmp_path):
+    stack = airflow_env
+    build_id = stage_variant(stack, tmp_path, "happy-path")
+    # Warm both edges with the old shell: the release must not leave customers on it.
+    for alias in config.DISTRIBUTION_ALIASES:
+        fetch(stack.edge_url(alias) + "/track/" + "w" * 32)
+
+    dag_run, states = run(release_dag, mark_job())
+    assert states == dict.fromkeys(states, "success"), states
+
+    promoted = xcom(dag_run, "promote_content")
+    assert promoted["build_id"] == build_id and "index.html" in promoted["changed_keys"]
+    job_id = xcom(dag_run, "upload_job")["job_ids"][0]
+    job = jobs_doc(stack).find_by_id(job_id)
+    assert job.customer.name == "Mark" and job.status.value == "ready_for_pickup"
+    assert len(job.token) >= 22
+
+    invalidated = xcom(dag_run, "invalidate")
+    assert {i["alias"] for i in invalidated["invalidations"]} == set(config.DISTRIBUTION_ALIASES)
+    cf = stack.client("cloudfront")
+    for inv in invalidated["invalidations"]:
+        got = cf.get_invalidation(DistributionId=inv["distribution_id"], Id=inv["invalidation_id"])
+        paths = got["Invalidation"]["InvalidationBatch"]["Paths"]["Items"]
+        assert f"{config.TRACK_API_PREFIX}{job.token}" in paths
+        assert got["Invalidation"]["Status"] == "Completed"
+    # Tokens never travel through XCom, where the UI shows them.
+    assert job.token not in repr([xcom(dag_run, t) for t in states])
+
+    for alias in config.DISTRIBUTION_ALIASES:
+        status, body, _ = fetch(f"{stack.edge_url(alias)}/track/{job.token}")
+        assert status == 200 and build_id in body
+    manifest = stack.client("s3").head_object(
+        Bucket=config.BUCKET, Key=f"{config.RELEASES_PREFIX}{dag_run.run_id}.json"
+    )
+    assert manifest["ContentLength"] > 0
+
+
+def test_second_release_changes_only_the_new_job(release_dag, airflow_env, tmp_path):
+    stack = airflow_env
+    stage_variant(stack, tmp_path, "steady")
+    run(release_dag, mark_job())
+    before = live_etag(stack)
+
+    dag_run, states = run(release_dag, mark_job(job_customer_name="Ana"))
+    assert states == dict.fromkeys(states, "success"), states
+    assert xcom(dag_run, "publish_function")["published"] is False
+    assert xcom(dag_run, "promote_content")["changed_keys"] == []
+    paths = xcom(dag_run, "invalidate")["paths"]
+    assert len(paths) == 1 and paths[0].startswith(config.TRACK_API_PREFIX)
+    assert live_etag(stack) == before
+
+
+def test_job_upload_survives_a_racing_writer(release_dag, airflow_env):
+    from qdn.jobs.model import NewJob
+    from qdn.jobs.store import JobStore
+
+    stack = airflow_env
+    store = JobStore(stack.client("s3"), stack.client("logs"))
+    stop = threading.Event()
+    written: list[str] = []
+
+    def dispatcher() -> None:
+        n = 0
+        while not stop.is_set() and n < 40:
+            n += 1
+            new = NewJob(
+                customer_name=f"Racer {n}", location="Elm St", service_date=date.today(),
+                price="100.00",
+            )  # fmt: skip
+            written.append(store.create(new, idempotency_key=f"racer-{n}-{id(stop)}").job.id)
+
+    racer = threading.Thread(target=dispatcher)
+    racer.start()
+    try:
+        dag_run, states = run(release_dag, mark_job(job_customer_name="Concurrent"))
+    finally:
+        stop.set()
+        racer.join(timeout=60)
+    assert states["upload_job"] == "success"
+    doc = jobs_doc(stack)
+    ours = xcom(dag_run, "upload_job")["job_ids"][0]
+    assert doc.find_by_id(ours) is not None
+    assert written and all(doc.find_by_id(j) is not None for j in written)
+
+
+def test_retry_after_crash_between_write_and_return_makes_no_duplicate(
+    release_dag, airflow_env, monkeypatch
+):
+    from botocore.exceptions import EndpointConnectionError
+
+    from qdn.jobs.store import JobStore
+
+    original = JobStore.create
+    calls = {"n": 0}
+
+    def crash_after_write(self, *args, **kwargs):
+        result = original(self, *args, **kwargs)
+        calls["n"] += 1
+        if calls["n"] == 1:
+            # The write landed; the connection dropped before the task could return.
+            raise EndpointConnectionError(endpoint_url="http://s3")
+        return result
+
+    monkeypatch.setattr(JobStore, "create", crash_after_write)
+    when = datetime.now(UTC).replace(microsecond=0)
+    dag_run, states = run(release_dag, mark_job(job_customer_name="Retried"), logical_date=when)
+    assert states["upload_job"] == "success", states
+    assert calls["n"] == 2
+    result = xcom(dag_run, "upload_job")
+    assert result["created"] is False
+    named = [j for j in jobs_doc(airflow_env).jobs if j.customer.name == "Retried"]
+    assert len(named) == 1
+
+
+def test_skipped_invalidation_with_warm_cache_fails_the_smoke_check(
+    release_dag, airflow_env, tmp_path, monkeypatch, capfd
+):
+    stack = airflow_env
+    for alias in config.DISTRIBUTION_ALIASES:
+        fetch(stack.edge_url(alias) + "/book/")
+    stage_variant(stack, tmp_path, "never-invalidated")
+    monkeypatch.setenv("AIRFLOW_VAR_QDN_SMOKE_DEADLINE", "3")
+    dag_run = release_dag.test(run_conf=mark_job(), mark_success_pattern="invalidate")
+    states = {ti.task_id: str(ti.state) for ti in dag_run.get_task_instances()}
+    assert states["smoke_check"] == "failed", states
+    out = "".join(capfd.readouterr())
+    assert "stale copy" in out and "X-Cache: Hit from cloudfront" in out
+
+
+def test_gate_failure_publishes_nothing(release_dag, airflow_env, tmp_path, monkeypatch):
+    stack = airflow_env
+    broken = tmp_path / "cf"
+    shutil.copytree(REPO_ROOT / "cf", broken)
+    js = broken / f"{config.FUNCTION_NAME}.js"
+    # The seed's mistake: overwrite the URI before saving it.
+    js.write_text(js.read_text().replace("original_path", "original_paht"))
+    monkeypatch.setenv("AIRFLOW_VAR_QDN_CF_DIR", str(broken))
+    before, versions = live_etag(stack), bucket_versions(stack)
+    dag_run, states = run(release_dag, mark_job())
+    assert states["publish_function"] == "failed"
+    assert {states[t] for t in states if t != "publish_function"} == {"upstream_failed"}
+    assert live_etag(stack) == before
+    assert bucket_versions(stack) == versions
+
+
+BAD_PARAMS = {
+    "build_id": {"build_id": "../../etc"},
+    "distributions": {"distributions": ["evil.example.com"]},
+    "job_price": mark_job(job_price="600.001"),
+    "job_price_negative": mark_job(job_price="-5.00"),
+    "job_service_date": mark_job(job_service_date="2026-02-30"),
+    "job_status": mark_job(job_status="completed"),
+    "job_customer_name": mark_job(job_customer_name=" "),
+    "delete_cap": {"delete_cap": -1},
+}
+
+
+@pytest.mark.parametrize("field", sorted(BAD_PARAMS))
+def test_bad_params_are_refused_with_nothing_written(release_dag, airflow_env, field, capfd):
+    stack = airflow_env
+    before, versions = live_etag(stack), bucket_versions(stack)
+    try:
+        dag_run, states = run(release_dag, BAD_PARAMS[field])
+    except Exception as err:  # refused by the Params schema before the run was created
+        assert field.split("_negative")[0] in str(err)
+    else:
+        assert states["publish_function"] == "failed", states
+        assert field.split("_negative")[0] in "".join(capfd.readouterr())
+    assert live_etag(stack) == before
+    assert bucket_versions(stack) == versions
+
+
+def test_dry_run_changes_nothing(release_dag, airflow_env, tmp_path, capfd):
+    stack = airflow_env
+    stage_variant(stack, tmp_path, "dry-run")
+    before, versions = live_etag(stack), bucket_versions(stack)
+    dag_run, states = run(release_dag, mark_job(dry_run=True))
+    assert states == dict.fromkeys(states, "success"), states
+    assert live_etag(stack) == before
+    assert bucket_versions(stack) == versions
+    out = "".join(capfd.readouterr())
+    assert "dry run: would" in out and "nothing copied" in out
