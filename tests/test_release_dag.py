@@ -262,7 +262,7 @@ def test_gate_failure_publishes_nothing(release_dag, airflow_env, tmp_path, monk
     js.write_text(js.read_text().replace("original_path", "original_paht"))
     monkeypatch.setenv("AIRFLOW_VAR_QDN_CF_DIR", str(broken))
     before, versions = live_etag(stack), bucket_versions(stack)
-    dag_run, states = run(release_dag, mark_job())
+    _dag_run, states = run(release_dag, mark_job())
     assert states["publish_function"] == "failed"
     assert {states[t] for t in states if t != "publish_function"} == {"upstream_failed"}
     assert live_etag(stack) == before
@@ -286,7 +286,7 @@ def test_bad_params_are_refused_with_nothing_written(release_dag, airflow_env, f
     stack = airflow_env
     before, versions = live_etag(stack), bucket_versions(stack)
     try:
-        dag_run, states = run(release_dag, BAD_PARAMS[field])
+        _dag_run, states = run(release_dag, BAD_PARAMS[field])
     except Exception as err:  # refused by the Params schema before the run was created
         assert field.split("_negative")[0] in str(err)
     else:
@@ -300,7 +300,7 @@ def test_dry_run_changes_nothing(release_dag, airflow_env, tmp_path, capfd):
     stack = airflow_env
     stage_variant(stack, tmp_path, "dry-run")
     before, versions = live_etag(stack), bucket_versions(stack)
-    dag_run, states = run(release_dag, mark_job(dry_run=True))
+    _dag_run, states = run(release_dag, mark_job(dry_run=True))
     assert states == dict.fromkeys(states, "success"), states
     assert live_etag(stack) == before
     assert bucket_versions(stack) == versions
