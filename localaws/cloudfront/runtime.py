@@ -29,7 +29,10 @@ again, which for a routing function is a few object literals: cheap). Around tha
 
 QuickJS contexts must only ever be touched from the thread that created them (the engine checks
 stack bounds against its creating thread), and the edge serves requests on many threads, so every
-engine call runs on one dedicated worker thread.
+engine call runs on one dedicated worker thread. That includes freeing a context: nothing that
+holds one (a cache entry, or a traceback whose frame does) ever leaves that thread, which is why
+load failures travel as strings rather than exceptions. (A context freed by another thread's
+garbage collection while the engine ran crashed the process before this rule.)
 """
 
 from __future__ import annotations
@@ -89,10 +92,6 @@ class FunctionRun:
     compute_utilization: int  # 0-100
 
 
-class FunctionCodeError(ValueError):
-    """The function code cannot be loaded (too large, does not compile, no ``handler``)."""
-
-
 def run_function(code: str, event: dict) -> FunctionRun:
     """Run ``handler(event)`` of a cloudfront-js-2.0 function and return what it did."""
     event_json = json.dumps(event)
@@ -101,11 +100,7 @@ def run_function(code: str, event: dict) -> FunctionRun:
 
 def check_code(code: str) -> str | None:
     """Return why ``code`` cannot be a function (size, syntax, no handler), or None if it can."""
-    try:
-        _ENGINE.submit(_compiled_for, code).result()
-    except FunctionCodeError as exc:
-        return str(exc)
-    return None
+    return _ENGINE.submit(_check_on_engine_thread, code).result()
 
 
 # --- engine thread ------------------------------------------------------------------------------
@@ -306,30 +301,39 @@ def _first_line(exc: BaseException) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
-def _compile(code: str) -> _Compiled:
-    size = len(code.encode("utf-8"))
-    if size > MAX_CODE_BYTES:
-        raise FunctionCodeError(
-            f"The function code is {size} bytes; CloudFront allows at most {MAX_CODE_BYTES}"
-        )
-    # Check the code as the script CloudFront runs (not as a function body, which would accept a
-    # top-level `return` or a stray `});`) in a throwaway context, which also runs its top level.
+def _probe(code: str) -> str | None:
+    """Why the code is not a loadable function, or None.
+
+    It is checked as the script CloudFront runs (not as a function body, which would accept a
+    top-level ``return`` or a stray ``});``) in a throwaway context, which also runs its top
+    level. Errors come back as text, never as exceptions: a traceback would carry this frame,
+    and with it the context, out of the engine thread.
+    """
     probe = _new_context()
     probe.eval(_PRELUDE)
     try:
         probe.eval(code)
         has_handler = probe.eval("typeof handler === 'function'")
     except quickjs.JSException as exc:
-        raise FunctionCodeError(_first_line(exc)) from None
+        return _first_line(exc)
     if not has_handler:
-        raise FunctionCodeError("The function code does not define a function named handler")
+        return "The function code does not define a function named handler"
+    return None
 
+
+def _compile(code: str) -> _Compiled | str:
+    size = len(code.encode("utf-8"))
+    if size > MAX_CODE_BYTES:
+        return f"The function code is {size} bytes; CloudFront allows at most {MAX_CODE_BYTES}"
+    problem = _probe(code)
+    if problem is not None:
+        return problem
     context = _new_context()
     context.eval(_PRELUDE)
     try:
         context.eval(_FACTORY_HEAD + code + _FACTORY_TAIL)
     except quickjs.JSException as exc:
-        raise FunctionCodeError(_first_line(exc)) from None
+        return _first_line(exc)
     return _Compiled(
         context=context,
         run=context.get("__qdn_run"),
@@ -338,7 +342,8 @@ def _compile(code: str) -> _Compiled:
     )
 
 
-def _compiled_for(code: str) -> _Compiled:
+def _compiled_for(code: str) -> _Compiled | str:
+    """The cached context for this code, compiling it on first use; or why it cannot load."""
     key = hashlib.sha256(code.encode("utf-8")).hexdigest()
     with _CACHE_LOCK:
         compiled = _CACHE.get(key)
@@ -346,11 +351,18 @@ def _compiled_for(code: str) -> _Compiled:
             _CACHE.move_to_end(key)
             return compiled
     compiled = _compile(code)
+    if isinstance(compiled, str):
+        return compiled
     with _CACHE_LOCK:
         _CACHE[key] = compiled
         while len(_CACHE) > MAX_CACHED_CODES:
             _CACHE.popitem(last=False)
     return compiled
+
+
+def _check_on_engine_thread(code: str) -> str | None:
+    compiled = _compiled_for(code)
+    return compiled if isinstance(compiled, str) else None
 
 
 def _discard(code: str) -> None:
@@ -365,12 +377,9 @@ def _utilization(cpu_ns: int) -> int:
 
 
 def _run_on_engine_thread(code: str, event_json: str) -> FunctionRun:
-    try:
-        compiled = _compiled_for(code)
-    except FunctionCodeError as exc:
-        return FunctionRun(output=None, error=str(exc), logs=[], compute_utilization=0)
-    except quickjs.JSException as exc:  # the probe's top level hit a limit
-        return FunctionRun(output=None, error=_first_line(exc), logs=[], compute_utilization=0)
+    compiled = _compiled_for(code)
+    if isinstance(compiled, str):
+        return FunctionRun(output=None, error=compiled, logs=[], compute_utilization=0)
 
     started = time.thread_time_ns()
     try:
