@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
-from airflow.exceptions import AirflowFailException
 from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
+from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
+from airflow.sdk.exceptions import AirflowFailException
 from botocore.exceptions import (
     ClientError,
     ConnectionClosedError,
@@ -21,6 +23,7 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
+from qdn import config
 from qdn.release_params import ReleaseParams, ReleaseParamsError
 
 log = logging.getLogger(__name__)
@@ -81,3 +84,14 @@ def release_params(context: Any) -> ReleaseParams:
 def s3_client(aws_conn_id: str | None, region_name: str | None = None) -> Any:
     """The S3 client from the same connection (``endpoint_url`` reaches moto locally)."""
     return S3Hook(aws_conn_id=aws_conn_id, region_name=region_name).get_conn()
+
+
+class BucketOperator(AwsBaseOperator[S3Hook]):
+    """An operator that works on the site's bucket through the S3 hook of its connection."""
+
+    aws_hook_class = S3Hook
+    template_fields: Sequence[str] = aws_template_fields("bucket")
+
+    def __init__(self, *, bucket: str = config.BUCKET, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.bucket = bucket

@@ -2,30 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from airflow.providers.amazon.aws.hooks.logs import AwsLogsHook
-from airflow.providers.amazon.aws.hooks.s3 import S3Hook
-from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
-from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 
 from qdn import config
 from qdn.jobs.model import redact_token
 from qdn.jobs.store import AuditIncomplete, JobStore, JobStoreConflict, run_idempotency_key
-from qdn.operators.base import release_params, retry_only_transient
+from qdn.operators.base import BucketOperator, release_params, retry_only_transient
 
 
-class UpsertJobOperator(AwsBaseOperator[S3Hook]):
+class UpsertJobOperator(BucketOperator):
     """Create the job from the release's params with a conditional write; a retry of the same run
     finds the job it already wrote (same id, same token) instead of minting a second one."""
-
-    aws_hook_class = S3Hook
-    template_fields: Sequence[str] = aws_template_fields("bucket")
-
-    def __init__(self, *, bucket: str = config.BUCKET, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.bucket = bucket
 
     def execute(self, context: Any) -> dict[str, Any]:
         params = release_params(context)

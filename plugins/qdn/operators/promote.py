@@ -2,29 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
-from airflow.exceptions import AirflowFailException
-from airflow.providers.amazon.aws.hooks.s3 import S3Hook
-from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
-from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
+from airflow.sdk.exceptions import AirflowFailException
 
-from qdn import config, staging
-from qdn.operators.base import release_params, retry_only_transient
+from qdn import staging
+from qdn.operators.base import BucketOperator, release_params, retry_only_transient
 from qdn.promotion import PromotionError, apply_promotion, describe, plan_promotion
 
 
-class PromoteContentOperator(AwsBaseOperator[S3Hook]):
+class PromoteContentOperator(BucketOperator):
     """Copy what changed from ``staging/<build-id>/`` to ``site/`` (assets before HTML), record the
     replaced versions in ``releases/<run-id>.json``, and leave deletions for after invalidation."""
-
-    aws_hook_class = S3Hook
-    template_fields: Sequence[str] = aws_template_fields("bucket")
-
-    def __init__(self, *, bucket: str = config.BUCKET, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.bucket = bucket
 
     def execute(self, context: Any) -> dict[str, Any]:
         params = release_params(context)
