@@ -188,3 +188,10 @@ def airflow_env(bootstrapped: StackHandle, monkeypatch: pytest.MonkeyPatch) -> S
     monkeypatch.setenv("AIRFLOW_VAR_QDN_SITE_URLS", json.dumps(urls))
     monkeypatch.setenv("AIRFLOW_VAR_QDN_WAITER_DELAY", "1")
     return bootstrapped
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Browser tests last: Playwright's sync API keeps an event loop running in the main thread
+    for the rest of the session, and ``dag.test()`` runs its inline trigger with ``asyncio.run``,
+    which refuses to start inside a running loop."""
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
