@@ -251,6 +251,19 @@ def test_skipped_invalidation_with_warm_cache_fails_the_smoke_check(
     assert states["smoke_check"] == "failed", states
     out = "".join(capfd.readouterr())
     assert "stale copy" in out and "X-Cache: Hit from cloudfront" in out
+    # Leave the edges fresh for later tests: evict what this test left stale.
+    cf = stack.client("cloudfront")
+    for dist in cf.list_distributions()["DistributionList"]["Items"]:
+        inv = cf.create_invalidation(
+            DistributionId=dist["Id"],
+            InvalidationBatch={
+                "Paths": {"Quantity": 1, "Items": ["/*"]},
+                "CallerReference": f"cleanup-{dag_run.run_id}",
+            },
+        )["Invalidation"]
+        cf.get_waiter("invalidation_completed").wait(
+            DistributionId=dist["Id"], Id=inv["Id"], WaiterConfig={"Delay": 1, "MaxAttempts": 30}
+        )
 
 
 def test_gate_failure_publishes_nothing(release_dag, airflow_env, tmp_path, monkeypatch):
