@@ -54,7 +54,7 @@ def test_distributions_route_through_the_function_and_origin_path(bootstrapped):
 def test_both_edges_serve_the_site_and_refuse_private_data(released_site):
     for alias in config.DISTRIBUTION_ALIASES:
         base = released_site.url(alias)
-        status, hdrs, body = _get(base + "/track/" + "x" * 32)
+        status, _, body = _get(base + "/track/" + "x" * 32)
         assert status == 200 and released_site.build_id.encode() in body
         for private in ("/jobs.json", "/" + config.JOBS_KEY, "/releases/", "/staging/LATEST"):
             status, _, body = _get(base + private)
