@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     # status
     cfg = running.config
     for name, pgid in running.pgids.items():
-        state = "running" if stack._group_alive(pgid) else "DEAD"
+        state = "running" if stack.group_alive(pgid) else "DEAD"
         print(f"{name}: {state} (pgid {pgid})")
     print(f"moto {cfg.moto_url}  cloudfront {cfg.cloudfront_url}")
     for alias in cfg.edge_ports:

@@ -10,7 +10,6 @@ alarm the nightly check expects.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +17,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from qdn import config, headers, staging
+from qdn import config, headers, promotion, staging
+from qdn.jobs.model import JobsDocument
+from qdn.routes import SHELL_KEY
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SITE_SOURCE = REPO_ROOT / "site" / "public"
@@ -36,7 +37,8 @@ ALARM_NAME = "qdn-edge-5xx-rate"
 # More than 5% of edge responses failing for 5 minutes is an outage, not noise.
 ALARM_THRESHOLD_PERCENT = 5.0
 
-EMPTY_JOBS_DOCUMENT = {"schema_version": 1, "jobs": []}
+# The release manifest of the first production copy is releases/bootstrap.json.
+BOOTSTRAP_RUN_ID = "bootstrap"
 
 
 @dataclass
@@ -118,7 +120,7 @@ def ensure_jobs_document(s3: Any, report: BootstrapReport, bucket: str) -> None:
         s3.put_object(
             Bucket=bucket,
             Key=config.JOBS_KEY,
-            Body=json.dumps(EMPTY_JOBS_DOCUMENT).encode(),
+            Body=JobsDocument(schema_version=1, jobs=[]).to_json_bytes(),
             ContentType="application/json",
             CacheControl=headers.PRIVATE_CACHE_CONTROL,
             IfNoneMatch="*",
@@ -136,22 +138,11 @@ def ensure_site(s3: Any, report: BootstrapReport, bucket: str, source: Path) -> 
         report.saw(f"staged build {result.build_id}")
     listed = s3.list_objects_v2(Bucket=bucket, Prefix=config.SITE_PREFIX, MaxKeys=1)
     if listed.get("KeyCount", 0) == 0:
-        # First deployment only: later releases promote through the DAG's plan.
-        prefix = staging.build_prefix(result.build_id)
-        manifest = staging.read_build_manifest(s3, result.build_id, bucket)
-        for path, meta in manifest["files"].items():
-            s3.copy_object(
-                Bucket=bucket,
-                Key=config.SITE_PREFIX + path,
-                CopySource={"Bucket": bucket, "Key": prefix + path},
-                ContentType=headers.content_type_for(path),
-                CacheControl=headers.cache_control_for(path),
-                Metadata={staging.SHA256_META: meta["sha256"]},
-                MetadataDirective="REPLACE",
-            )
-        report.did(
-            f"first production site from {result.build_id} ({len(manifest['files'])} objects)"
-        )
+        # First deployment only, through the same plan/apply a release uses (so it, too, leaves a
+        # manifest in releases/); later releases promote through the DAG.
+        plan = promotion.plan_promotion(s3, bucket, result.build_id)
+        applied = promotion.apply_promotion(s3, bucket, plan, run_id=BOOTSTRAP_RUN_ID)
+        report.did(f"first production site: {applied.summary()}")
     else:
         report.saw(f"production site under s3://{bucket}/{config.SITE_PREFIX}")
     return result.build_id
@@ -203,7 +194,7 @@ def distribution_config(alias: str, function_arn: str, bucket: str, region: str)
     return {
         "CallerReference": f"qdn-bootstrap-{alias}",
         "Aliases": {"Quantity": 1, "Items": [alias]},
-        "DefaultRootObject": routes_shell_key(),
+        "DefaultRootObject": SHELL_KEY,
         "Comment": f"QuickDumpNow {alias}",
         "Enabled": True,
         "Origins": {
@@ -240,12 +231,6 @@ def distribution_config(alias: str, function_arn: str, bucket: str, region: str)
         },
         "CacheBehaviors": {"Quantity": 1, "Items": [api_behaviour]},
     }
-
-
-def routes_shell_key() -> str:
-    from qdn.routes import SHELL_KEY
-
-    return SHELL_KEY
 
 
 def _distributions_by_alias(cf: Any) -> dict[str, dict[str, Any]]:

@@ -9,7 +9,6 @@ Soderblom Ave, $600, ready for pickup), prints what each task did and the tracki
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import sys
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from localaws import stack
+from localaws.airflow_local import airflow_settings, release_variables, task_result
 
 REPO_ROOT = stack.REPO_ROOT
 STATE_DIR = REPO_ROOT / ".stack"
@@ -30,7 +30,7 @@ AIRFLOW_HOME = STATE_DIR / "airflow"
 DEMO_INVALIDATION_DELAY = 3.0
 # The deterministic change the demo stages: the same text every time, so a second demo on the
 # same stack stages the same build and the release copies nothing.
-DEMO_NOTICE = "<!-- release rehearsal: booking and dashboard pages refreshed -->"
+DEMO_NOTICE = "release rehearsal: booking and dashboard pages refreshed"
 
 
 def _say(text: str) -> None:
@@ -39,7 +39,7 @@ def _say(text: str) -> None:
 
 def _ensure_stack() -> stack.RunningStack:
     running = stack.load_running(STATE_DIR)
-    if running and all(stack._group_alive(p) for p in running.pgids.values()):
+    if running and running.alive():
         _say(f"using the running local stack (moto {running.config.moto_url})")
         return running
     if running:
@@ -61,29 +61,20 @@ def _get(url: str) -> tuple[int, dict[str, str]]:
         return err.code, dict(err.headers)
 
 
-def _changed_site(workdir: Path) -> Path:
+def changed_site(workdir: Path, note: str) -> Path:
+    """A copy of site/public whose shell carries ``note`` as a comment: a real, small change."""
     source = workdir / "site"
     shutil.copytree(REPO_ROOT / "site" / "public", source)
     shell = source / "index.html"
-    shell.write_text(shell.read_text().replace("</body>", DEMO_NOTICE + "\n</body>", 1))
+    shell.write_text(shell.read_text().replace("</body>", f"<!-- {note} -->\n</body>", 1))
     return source
 
 
 def _configure_airflow(cfg: stack.StackConfig) -> None:
     """Airflow's settings for this process; must run before Airflow is imported."""
     AIRFLOW_HOME.mkdir(parents=True, exist_ok=True)
-    os.environ.update(stack.aws_env(cfg))
-    os.environ.update(
-        AIRFLOW_HOME=str(AIRFLOW_HOME),
-        AIRFLOW__CORE__DAGS_FOLDER=str(REPO_ROOT / "dags"),
-        AIRFLOW__CORE__PLUGINS_FOLDER=str(REPO_ROOT / "plugins"),
-        AIRFLOW__CORE__LOAD_EXAMPLES="False",
-        AIRFLOW_VAR_QDN_SITE_URLS=json.dumps(
-            {alias: cfg.edge_url(alias) for alias in cfg.edge_ports}
-        ),
-        # The local invalidations complete in seconds; poll at that pace instead of AWS's 20 s.
-        AIRFLOW_VAR_QDN_WAITER_DELAY="1",
-    )
+    os.environ.update(airflow_settings(AIRFLOW_HOME))
+    os.environ.update(release_variables(cfg))
 
 
 def _run_release(conf: dict[str, Any]) -> Any:
@@ -96,21 +87,6 @@ def _run_release(conf: dict[str, Any]) -> Any:
     if bag.import_errors:
         raise SystemExit(f"DAG import errors: {bag.import_errors}")
     return bag.get_dag("qdn_release").test(run_conf=conf)
-
-
-def _xcom(dag_run: Any, task_id: str) -> Any:
-    from airflow.models.xcom import XComModel
-    from airflow.utils.session import create_session
-
-    with create_session() as session:
-        row = (
-            session.query(XComModel)
-            .filter_by(
-                dag_id=dag_run.dag_id, run_id=dag_run.run_id, task_id=task_id, key="return_value"
-            )
-            .one_or_none()
-        )
-        return XComModel.deserialize_value(row) if row else None
 
 
 def main() -> int:
@@ -130,7 +106,7 @@ def main() -> int:
     _say("warmed both edges with the current site (/, /book/, /track/...)")
 
     with tempfile.TemporaryDirectory() as tmp:
-        staged = staging.stage(clients("s3"), _changed_site(Path(tmp)))
+        staged = staging.stage(clients("s3"), changed_site(Path(tmp), DEMO_NOTICE))
     _say(staged.summary())
 
     _configure_airflow(cfg)
@@ -148,10 +124,10 @@ def main() -> int:
     _say(f"qdn_release run {dag_run.run_id}: {dag_run.state}")
     tis = dag_run.get_task_instances()
     for ti in sorted(tis, key=lambda t: t.start_date or dag_run.start_date):
-        value = _xcom(dag_run, ti.task_id)
+        value = task_result(dag_run, ti.task_id)
         _say(f"  {ti.task_id:<17} {ti.state!s:<8} {_summarise(ti.task_id, value)}")
 
-    jobs = _xcom(dag_run, "upload_job") or {}
+    jobs = task_result(dag_run, "upload_job") or {}
     smoke_ok = str(dag_run.state) == "success"
     if jobs.get("job_ids"):
         from qdn.operators.jobs_lookup import jobs_by_id

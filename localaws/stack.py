@@ -177,6 +177,10 @@ class RunningStack:
         cfg["state_dir"] = str(self.config.state_dir)
         return json.dumps({"config": cfg, "pgids": self.pgids, "started_at": self.started_at})
 
+    def alive(self) -> bool:
+        """Every process group the stack started is still there."""
+        return all(group_alive(pgid) for pgid in self.pgids.values())
+
     @classmethod
     def from_json(cls, text: str) -> RunningStack:
         raw = json.loads(text)
@@ -229,7 +233,7 @@ def start(cfg: StackConfig, services: tuple[str, ...] = SERVICES) -> RunningStac
     """
     cfg.state_dir.mkdir(parents=True, exist_ok=True)
     existing = load_running(cfg.state_dir)
-    if existing and all(_group_alive(p) for p in existing.pgids.values()):
+    if existing and existing.alive():
         raise StackError(
             f"a stack is already running from {cfg.state_dir} "
             f"(moto {existing.config.moto_url}); stop it first with: make down"
@@ -320,7 +324,7 @@ def _answers(url: str) -> bool:
         return False
 
 
-def _group_alive(pgid: int) -> bool:
+def group_alive(pgid: int) -> bool:
     try:
         os.killpg(pgid, 0)
     except ProcessLookupError:
@@ -338,11 +342,11 @@ def _kill_group(pgid: int) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pgid, signal.SIGTERM)
     deadline = time.monotonic() + STOP_GRACE
-    while time.monotonic() < deadline and _group_alive(pgid):
+    while time.monotonic() < deadline and group_alive(pgid):
         with contextlib.suppress(ChildProcessError):
             os.waitpid(pgid, os.WNOHANG)
         time.sleep(0.05)
-    if _group_alive(pgid):
+    if group_alive(pgid):
         with contextlib.suppress(ProcessLookupError):
             os.killpg(pgid, signal.SIGKILL)
     with contextlib.suppress(ChildProcessError):
@@ -356,7 +360,7 @@ def stop(state_dir: Path) -> list[str]:
         return []
     stopped = []
     for name, pgid in running.pgids.items():
-        if _group_alive(pgid):
+        if group_alive(pgid):
             _kill_group(pgid)
             stopped.append(name)
     _state_file(state_dir).unlink(missing_ok=True)

@@ -8,15 +8,16 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
 from localaws import stack
+from localaws.airflow_local import airflow_settings, release_variables
 
 # Set before anything builds a boto3 client, so no test can reach for real credentials.
 os.environ.update(stack.FAKE_CREDENTIALS)
@@ -34,13 +35,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 # Airflow reads its configuration when first imported: point it at a throwaway home (SQLite
 # metadata DB inside it), our dags/ and plugins/, before any test module imports it.
 _AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="qdn-airflow-"))
-os.environ.update(
-    AIRFLOW_HOME=str(_AIRFLOW_HOME),
-    AIRFLOW__CORE__DAGS_FOLDER=str(REPO_ROOT / "dags"),
-    AIRFLOW__CORE__PLUGINS_FOLDER=str(REPO_ROOT / "plugins"),
-    AIRFLOW__CORE__LOAD_EXAMPLES="False",
-    AIRFLOW__LOGGING__LOGGING_LEVEL="INFO",
-)
+os.environ.update(airflow_settings(_AIRFLOW_HOME), AIRFLOW__LOGGING__LOGGING_LEVEL="INFO")
 
 # Tests wait on invalidations often; one second keeps InProgress observable and the suite fast.
 TEST_INVALIDATION_DELAY = 1.0
@@ -71,10 +66,7 @@ class StackHandle:
 
     def client(self, service: str) -> Any:
         if service not in self._clients:
-            endpoint = self.cloudfront_url if service == "cloudfront" else self.moto_url
-            self._clients[service] = boto3.client(
-                service, endpoint_url=endpoint, region_name=stack.REGION
-            )
+            self._clients[service] = stack.client(self.config, service)
         return self._clients[service]
 
 
@@ -126,11 +118,11 @@ class ReleasedSite:
         return self.stack.edge_url(alias)
 
     def add_job(self, **fields: Any) -> Any:
-        """Add a job straight into jobs.json (conditional write); returns the stored Job."""
-        from datetime import UTC, date, datetime, timedelta
+        """Add a job straight into jobs.json through the job store; returns the stored Job."""
+        from datetime import date, timedelta
 
-        from qdn import config, headers
-        from qdn.jobs.model import Job, JobsDocument, NewJob
+        from qdn.jobs.model import NewJob
+        from qdn.jobs.store import JobStore
 
         values: dict[str, Any] = {
             "customer_name": "Mark",
@@ -140,25 +132,8 @@ class ReleasedSite:
             "status": "ready_for_pickup",
         }
         values.update(fields)
-        s3 = self.stack.client("s3")
-        for _ in range(10):
-            got = s3.get_object(Bucket=config.BUCKET, Key=config.JOBS_KEY)
-            doc = JobsDocument.from_json_bytes(got["Body"].read())
-            job = Job.create(NewJob(**values), now=datetime.now(UTC), idempotency_key=None)
-            try:
-                s3.put_object(
-                    Bucket=config.BUCKET,
-                    Key=config.JOBS_KEY,
-                    Body=doc.with_job(job).to_json_bytes(),
-                    IfMatch=got["ETag"],
-                    ContentType="application/json",
-                    CacheControl=headers.PRIVATE_CACHE_CONTROL,
-                )
-                return job
-            except s3.exceptions.ClientError as err:
-                if err.response["Error"]["Code"] != "PreconditionFailed":
-                    raise
-        raise RuntimeError("jobs.json kept changing under the test")
+        store = JobStore(self.stack.client("s3"), self.stack.client("logs"))
+        return store.create(NewJob(**values), idempotency_key=f"test-{uuid.uuid4().hex}").job
 
 
 @pytest.fixture(scope="session")
@@ -188,13 +163,8 @@ def airflow_db() -> Iterator[Path]:
 @pytest.fixture
 def airflow_env(bootstrapped: StackHandle, monkeypatch: pytest.MonkeyPatch) -> StackHandle:
     """Airflow's ``aws_default`` connection and the release's Variables, pointed at the stack."""
-    import json
-
-    for key, value in bootstrapped.env.items():
+    for key, value in release_variables(bootstrapped.config).items():
         monkeypatch.setenv(key, value)
-    urls = {alias: bootstrapped.edge_url(alias) for alias in bootstrapped.config.edge_ports}
-    monkeypatch.setenv("AIRFLOW_VAR_QDN_SITE_URLS", json.dumps(urls))
-    monkeypatch.setenv("AIRFLOW_VAR_QDN_WAITER_DELAY", "1")
     return bootstrapped
 
 

@@ -3,19 +3,10 @@
 from __future__ import annotations
 
 import json
-import urllib.error
-import urllib.request
 
 from localaws.bootstrap import bootstrap
 from qdn import config, headers
-
-
-def _get(url: str) -> tuple[int, dict[str, str], bytes]:
-    try:
-        with urllib.request.urlopen(url, timeout=10) as resp:
-            return resp.status, dict(resp.headers), resp.read()
-    except urllib.error.HTTPError as err:
-        return err.code, dict(err.headers), err.read()
+from qdn.smoke import http_get
 
 
 def test_bootstrap_twice_changes_nothing(bootstrapped):
@@ -54,12 +45,12 @@ def test_distributions_route_through_the_function_and_origin_path(bootstrapped):
 def test_both_edges_serve_the_site_and_refuse_private_data(released_site):
     for alias in config.DISTRIBUTION_ALIASES:
         base = released_site.url(alias)
-        status, _, body = _get(base + "/track/" + "x" * 32)
-        assert status == 200 and released_site.build_id.encode() in body
+        shell = http_get(base + "/track/" + "x" * 32)
+        assert shell.status == 200 and released_site.build_id.encode() in shell.body
         for private in ("/jobs.json", "/" + config.JOBS_KEY, "/releases/", "/staging/LATEST"):
-            status, _, body = _get(base + private)
-            assert status in (403, 404), (alias, private, status)
-            assert b"schema_version" not in body
+            refused = http_get(base + private)
+            assert refused.status in (403, 404), (alias, private, refused.status)
+            assert b"schema_version" not in refused.body
 
 
 def test_legacy_root_jobs_file_is_moved_once(bootstrapped):

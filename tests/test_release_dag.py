@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import shutil
 import threading
-import urllib.request
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from localaws.airflow_local import task_result
+from localaws.demo import changed_site
 from qdn import config, staging
+from qdn.smoke import http_get
 
 pytestmark = pytest.mark.airflow
 
@@ -59,25 +61,10 @@ def run(dag, conf: dict[str, Any], logical_date: datetime | None = None):
     return dag_run, states
 
 
-def xcom(dag_run, task_id: str) -> Any:
-    from airflow.models.xcom import XComModel
-    from airflow.utils.session import create_session
-
-    with create_session() as session:
-        row = (
-            session.query(XComModel)
-            .filter_by(run_id=dag_run.run_id, task_id=task_id, key="return_value")
-            .one_or_none()
-        )
-        return XComModel.deserialize_value(row) if row else None
-
-
 def stage_variant(stack, tmp_path: Path, marker: str) -> str:
-    source = tmp_path / f"site-{marker}"
-    shutil.copytree(REPO_ROOT / "site" / "public", source)
-    shell = source / "index.html"
-    shell.write_text(shell.read_text().replace("</body>", f"<!-- {marker} -->\n</body>", 1))
-    return staging.stage(stack.client("s3"), source).build_id
+    workdir = tmp_path / marker
+    workdir.mkdir()
+    return staging.stage(stack.client("s3"), changed_site(workdir, marker)).build_id
 
 
 def jobs_doc(stack):
@@ -98,14 +85,6 @@ def bucket_versions(stack) -> list[tuple[str, str]]:
 def live_etag(stack) -> str:
     cf = stack.client("cloudfront")
     return cf.describe_function(Name=config.FUNCTION_NAME, Stage="LIVE")["ETag"]
-
-
-def fetch(url: str) -> tuple[int, str, dict[str, str]]:
-    try:
-        with urllib.request.urlopen(url, timeout=10) as resp:
-            return resp.status, resp.read().decode(), dict(resp.headers)
-    except urllib.error.HTTPError as err:
-        return err.code, err.read().decode(), dict(err.headers)
 
 
 def test_no_import_errors(airflow_db):
@@ -129,19 +108,19 @@ def test_release_happy_path(release_dag, airflow_env, tmp_path):
     build_id = stage_variant(stack, tmp_path, "happy-path")
     # Warm both edges with the old shell: the release must not leave customers on it.
     for alias in config.DISTRIBUTION_ALIASES:
-        fetch(stack.edge_url(alias) + "/track/" + "w" * 32)
+        http_get(stack.edge_url(alias) + "/track/" + "w" * 32)
 
     dag_run, states = run(release_dag, mark_job())
     assert states == dict.fromkeys(states, "success"), states
 
-    promoted = xcom(dag_run, "promote_content")
+    promoted = task_result(dag_run, "promote_content")
     assert promoted["build_id"] == build_id and "index.html" in promoted["changed_keys"]
-    job_id = xcom(dag_run, "upload_job")["job_ids"][0]
+    job_id = task_result(dag_run, "upload_job")["job_ids"][0]
     job = jobs_doc(stack).find_by_id(job_id)
     assert job.customer.name == "Mark" and job.status.value == "ready_for_pickup"
     assert len(job.token) >= 22
 
-    invalidated = xcom(dag_run, "invalidate")
+    invalidated = task_result(dag_run, "invalidate")
     assert {i["alias"] for i in invalidated["invalidations"]} == set(config.DISTRIBUTION_ALIASES)
     cf = stack.client("cloudfront")
     for inv in invalidated["invalidations"]:
@@ -150,11 +129,11 @@ def test_release_happy_path(release_dag, airflow_env, tmp_path):
         assert f"{config.TRACK_API_PREFIX}{job.token}" in paths
         assert got["Invalidation"]["Status"] == "Completed"
     # Tokens never travel through XCom, where the UI shows them.
-    assert job.token not in repr([xcom(dag_run, t) for t in states])
+    assert job.token not in repr([task_result(dag_run, t) for t in states])
 
     for alias in config.DISTRIBUTION_ALIASES:
-        status, body, _ = fetch(f"{stack.edge_url(alias)}/track/{job.token}")
-        assert status == 200 and build_id in body
+        shell = http_get(f"{stack.edge_url(alias)}/track/{job.token}")
+        assert shell.status == 200 and build_id.encode() in shell.body
     manifest = stack.client("s3").head_object(
         Bucket=config.BUCKET, Key=f"{config.RELEASES_PREFIX}{dag_run.run_id}.json"
     )
@@ -169,9 +148,9 @@ def test_second_release_changes_only_the_new_job(release_dag, airflow_env, tmp_p
 
     dag_run, states = run(release_dag, mark_job(job_customer_name="Ana"))
     assert states == dict.fromkeys(states, "success"), states
-    assert xcom(dag_run, "publish_function")["published"] is False
-    assert xcom(dag_run, "promote_content")["changed_keys"] == []
-    paths = xcom(dag_run, "invalidate")["paths"]
+    assert task_result(dag_run, "publish_function")["published"] is False
+    assert task_result(dag_run, "promote_content")["changed_keys"] == []
+    paths = task_result(dag_run, "invalidate")["paths"]
     assert len(paths) == 1 and paths[0].startswith(config.TRACK_API_PREFIX)
     assert live_etag(stack) == before
 
@@ -204,7 +183,7 @@ def test_job_upload_survives_a_racing_writer(release_dag, airflow_env):
         racer.join(timeout=60)
     assert states["upload_job"] == "success"
     doc = jobs_doc(stack)
-    ours = xcom(dag_run, "upload_job")["job_ids"][0]
+    ours = task_result(dag_run, "upload_job")["job_ids"][0]
     assert doc.find_by_id(ours) is not None
     assert written and all(doc.find_by_id(j) is not None for j in written)
 
@@ -232,7 +211,7 @@ def test_retry_after_crash_between_write_and_return_makes_no_duplicate(
     dag_run, states = run(release_dag, mark_job(job_customer_name="Retried"), logical_date=when)
     assert states["upload_job"] == "success", states
     assert calls["n"] == 2
-    result = xcom(dag_run, "upload_job")
+    result = task_result(dag_run, "upload_job")
     assert result["created"] is False
     named = [j for j in jobs_doc(airflow_env).jobs if j.customer.name == "Retried"]
     assert len(named) == 1
@@ -243,7 +222,7 @@ def test_skipped_invalidation_with_warm_cache_fails_the_smoke_check(
 ):
     stack = airflow_env
     for alias in config.DISTRIBUTION_ALIASES:
-        fetch(stack.edge_url(alias) + "/book/")
+        http_get(stack.edge_url(alias) + "/book/")
     stage_variant(stack, tmp_path, "never-invalidated")
     monkeypatch.setenv("AIRFLOW_VAR_QDN_SMOKE_DEADLINE", "3")
     dag_run = release_dag.test(run_conf=mark_job(), mark_success_pattern="invalidate")

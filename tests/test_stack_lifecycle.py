@@ -25,7 +25,7 @@ def test_moto_only_stack_starts_answers_and_stops(tmp_path):
             stack.start(cfg, services=("moto",))
     finally:
         assert stack.stop(tmp_path) == ["moto"]
-    assert not stack._group_alive(pgid)
+    assert not stack.group_alive(pgid)
     assert not (tmp_path / "stack.json").exists()
     assert stack.stop(tmp_path) == []
 

@@ -91,7 +91,12 @@ class InvalidateOperator(AwsBaseOperator[CloudFrontHook]):
                 ref = caller_reference(context["run_id"], dist_id, paths.paths)
                 inv = self.hook.create_invalidation(dist_id, paths.paths, ref)
                 created.append(
-                    {"alias": alias, "distribution_id": dist_id, "invalidation_id": inv["Id"]}
+                    {
+                        "alias": alias,
+                        "distribution_id": dist_id,
+                        "invalidation_id": inv["Id"],
+                        "paths": shown,
+                    }
                 )
                 self.log.info(
                     "invalidation %s on %s (%s): %s, %d path(s): %s",
@@ -102,14 +107,13 @@ class InvalidateOperator(AwsBaseOperator[CloudFrontHook]):
                 trigger=CloudFrontInvalidationsCompletedTrigger(
                     # The event hands these back to execute_complete, aliases and the redacted
                     # paths included, so nothing depends on state kept across the deferral.
-                    invalidations=[{**c, "paths": shown} for c in created],
+                    invalidations=created,
                     waiter_delay=self.waiter_delay,
                     waiter_max_attempts=self.waiter_max_attempts,
                     aws_conn_id=self.aws_conn_id,
                     region_name=self.region_name,
                 ),
                 method_name="execute_complete",
-                kwargs={"created": created, "paths": shown},
                 # The waiter's own bound, plus a minute of slack for the triggerer to pick it up.
                 timeout=timedelta(seconds=self.waiter_delay * self.waiter_max_attempts + 60),
             )
@@ -124,21 +128,11 @@ class InvalidateOperator(AwsBaseOperator[CloudFrontHook]):
                         "MaxAttempts": self.waiter_max_attempts,
                     },
                 )
-        return self.execute_complete(context, {"status": "success"}, created=created, paths=shown)
+        return self.execute_complete(context, {"status": "success", "invalidations": created})
 
-    def execute_complete(
-        self,
-        context: Any,
-        event: dict[str, Any] | None = None,
-        created: list[dict[str, str]] | None = None,
-        paths: list[str] | None = None,
-    ) -> dict[str, Any]:
-        if event and created is None:
-            created = [
-                {k: v for k, v in item.items() if k != "paths"}
-                for item in event.get("invalidations", [])
-            ]
-            paths = next((item.get("paths") for item in event.get("invalidations", [])), [])
+    def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> dict[str, Any]:
+        created = (event or {}).get("invalidations", [])
+        paths = created[0]["paths"] if created else []
         if not event or event.get("status") != "success":
             raise AirflowException(
                 f"waiting for the invalidations failed: {(event or {}).get('message')}; "
@@ -146,17 +140,17 @@ class InvalidateOperator(AwsBaseOperator[CloudFrontHook]):
                 "`aws cloudfront get-invalidation`; the task can be cleared to wait again"
             )
         promoted = context["ti"].xcom_pull(task_ids=self.promote_task_id) or {}
-        for c in created or []:
+        for c in created:
             self.log.info(
                 "invalidation %s on %s (%s) Completed",
                 c["invalidation_id"], c["distribution_id"], c["alias"],
             )  # fmt: skip
-        return self._finish(context, created or [], promoted, paths or [])
+        return self._finish(context, created, promoted, paths)
 
     def _finish(
         self,
         context: Any,
-        created: list[dict[str, str]],
+        created: list[dict[str, Any]],
         promoted: dict[str, Any],
         paths: list[str] | None = None,
     ) -> dict[str, Any]:
@@ -170,7 +164,8 @@ class InvalidateOperator(AwsBaseOperator[CloudFrontHook]):
             "invalidated %d path(s) on %d distribution(s)%s; deleted %d old object(s)",
             len(paths or []), len(created), f" ({ids})" if ids else "", len(deleted),
         )  # fmt: skip
-        return {"invalidations": created, "paths": paths or [], "deleted": deleted}
+        invalidations = [{k: v for k, v in c.items() if k != "paths"} for c in created]
+        return {"invalidations": invalidations, "paths": paths or [], "deleted": deleted}
 
     def _distribution_ids(self, aliases: Sequence[str]) -> dict[str, str]:
         found = {}

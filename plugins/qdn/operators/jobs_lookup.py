@@ -1,23 +1,23 @@
-"""Find tokens by job id, so tokens never travel through XCom (the UI shows XCom to viewers)."""
+"""Find jobs by id, so tokens never travel through XCom (the UI shows XCom to viewers)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from qdn import config
-from qdn.jobs.model import Job, JobsDocument
+from qdn.jobs.model import Job
+from qdn.jobs.store import JobNotFound, JobStore
 
 
 def jobs_by_id(s3: Any, bucket: str, job_ids: list[str]) -> list[Job]:
     if not job_ids:
         return []
-    body = s3.get_object(Bucket=bucket, Key=config.JOBS_KEY)["Body"].read()
-    doc = JobsDocument.from_json_bytes(body)
+    store = JobStore(s3, bucket=bucket)
+    document, _ = store.read()
     jobs = []
     for job_id in job_ids:
-        job = doc.find_by_id(job_id)
+        job = document.find_by_id(job_id)
         if job is None:
-            raise LookupError(f"job {job_id} is not in s3://{bucket}/{config.JOBS_KEY}")
+            raise JobNotFound(f"job {job_id} is not in {store.url}")
         jobs.append(job)
     return jobs
 

@@ -6,7 +6,6 @@ from typing import Any
 
 from airflow.sdk.exceptions import AirflowFailException
 
-from qdn import staging
 from qdn.operators.base import BucketOperator, release_params, retry_only_transient
 from qdn.promotion import PromotionError, apply_promotion, describe, plan_promotion
 
@@ -23,9 +22,11 @@ class PromoteContentOperator(BucketOperator):
         with retry_only_transient("promote_content"):
             s3 = self.hook.get_conn()
             try:
-                build_id = params.build_id or staging.read_latest(s3, self.bucket)
-                plan = plan_promotion(s3, self.bucket, build_id, delete_cap=params.delete_cap)
-            except (PromotionError, staging.StagingError) as err:
+                # No build id: the planner promotes the one staging/LATEST names.
+                plan = plan_promotion(
+                    s3, self.bucket, params.build_id or None, delete_cap=params.delete_cap
+                )
+            except PromotionError as err:
                 raise AirflowFailException(str(err)) from None
             for line in describe(plan, run_id=context["run_id"]):
                 self.log.info(("dry run: " if params.dry_run else "plan: ") + line)
@@ -34,7 +35,7 @@ class PromoteContentOperator(BucketOperator):
                 return {"promoted": False, "dry_run": True, **_keys(plan)}
             result = apply_promotion(s3, self.bucket, plan, run_id=context["run_id"])
         self.log.info("%s", result.summary())
-        return {"promoted": True, "build_id": build_id, **_keys(plan), **result.to_xcom()}
+        return {"promoted": True, **_keys(plan), **result.to_xcom()}
 
 
 def _keys(plan: Any) -> dict[str, Any]:
