@@ -30,6 +30,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO), str(REPO / "plugins")]
 
 from localaws.cloudfront.runtime import run_function  # noqa: E402
+from qdn import config  # noqa: E402
+from qdn.function_cases import viewer_request_event  # noqa: E402
 
 OURS = (REPO / "cf" / "qdn-track-rewrite.js").read_text(encoding="utf-8")
 SEED = (REPO / "bench" / "seed_rewrite.js").read_text(encoding="utf-8")
@@ -38,21 +40,8 @@ BASELINE = "function handler(event) { return event.request; }"
 ROUNDS = 9
 LOOPS_PER_ROUND = 20  # the whole mix this many times per engine call
 RUNTIME_SAMPLE = 400  # requests per round through run_function
-
-
-def _event(uri: str, query: dict | None = None) -> dict:
-    return {
-        "version": "1.0",
-        "context": {"eventType": "viewer-request"},
-        "viewer": {"ip": "198.51.100.7"},
-        "request": {
-            "method": "GET",
-            "uri": uri,
-            "querystring": query or {},
-            "headers": {"host": {"value": "quickdumpnow.com"}, "accept": {"value": "*/*"}},
-            "cookies": {},
-        },
-    }
+# What a browser sends at the least; every request in the mix carries it.
+HEADERS = {"host": {"value": config.DISTRIBUTION_ALIASES[0]}, "accept": {"value": "*/*"}}
 
 
 def request_mix(seed: int = 7) -> list[dict]:
@@ -63,21 +52,24 @@ def request_mix(seed: int = 7) -> list[dict]:
     def token() -> str:
         return "".join(rng.choice(alphabet) for _ in range(32))
 
+    def event(uri: str, query: dict | None = None) -> dict:
+        return viewer_request_event(uri, query, HEADERS)
+
     mix: list[dict] = []
     for _ in range(40):
-        mix.append(_event(f"/track/{token()}", {"utm_source": {"value": "sms"}}))
+        mix.append(event(f"/track/{token()}", {"utm_source": {"value": "sms"}}))
     for _ in range(10):
-        mix.append(_event("/book/", {"size": {"value": rng.choice(["10", "20", "30"])}}))
+        mix.append(event("/book/", {"size": {"value": rng.choice(["10", "20", "30"])}}))
     for _ in range(5):
-        mix.append(_event("/dashboard/"))
+        mix.append(event("/dashboard/"))
     for _ in range(25):
         name = rng.choice(["app", "track", "book", "style"])
-        mix.append(_event(f"/assets/{name}.{rng.getrandbits(32):08x}.js"))
+        mix.append(event(f"/assets/{name}.{rng.getrandbits(32):08x}.js"))
     for uri in ("/data/jobs.json", "/jobs.json", "/%64ata/x", "//data/x", "/site/../data/x"):
-        mix.append(_event(uri))
+        mix.append(event(uri))
     for _ in range(15):
         parts = ["".join(rng.choice(alphabet + "%./") for _ in range(rng.randint(1, 9)))]
-        mix.append(_event("/" + "/".join(parts * rng.randint(1, 3))))
+        mix.append(event("/" + "/".join(parts * rng.randint(1, 3))))
     rng.shuffle(mix)
     return mix
 

@@ -16,6 +16,7 @@ from qdn.function_cases import (
     FunctionCaseError,
     check_output,
     load_cases,
+    viewer_request_event,
 )
 
 REPO = Path(__file__).resolve().parent.parent
@@ -151,25 +152,10 @@ _QUERY = st.dictionaries(
 )
 
 
-def _event(uri: str, query: dict) -> dict:
-    return {
-        "version": "1.0",
-        "context": {"eventType": "viewer-request"},
-        "viewer": {"ip": "203.0.113.9"},
-        "request": {
-            "method": "GET",
-            "uri": uri,
-            "querystring": query,
-            "headers": {},
-            "cookies": {},
-        },
-    }
-
-
 @settings(max_examples=300, deadline=None)
 @given(_URI, _QUERY)
 def test_never_throws_and_always_returns_a_path_or_a_response(uri: str, query: dict) -> None:
-    run = run_function(CODE, _event(uri, query))
+    run = run_function(CODE, viewer_request_event(uri, query))
     assert run.error is None, run.error
     if "request" in run.output:
         request = run.output["request"]
@@ -182,7 +168,7 @@ def test_never_throws_and_always_returns_a_path_or_a_response(uri: str, query: d
                 others
             )
         else:
-            assert request == _event(uri, query)["request"]
+            assert request == viewer_request_event(uri, query)["request"]
     else:
         assert run.output["response"]["statusCode"] in (301, 404)
 
@@ -191,7 +177,7 @@ def test_never_throws_and_always_returns_a_path_or_a_response(uri: str, query: d
 @given(st.lists(_SEGMENT, max_size=4), st.sampled_from(["jobs.json", "JOBS.JSON", "Jobs.json"]))
 def test_jobs_json_anywhere_is_refused(parts: list[str], name: str) -> None:
     uri = "/" + "/".join([*parts, name])
-    run = run_function(CODE, _event(uri, {}))
+    run = run_function(CODE, viewer_request_event(uri))
     assert run.output == {
         "response": {
             "statusCode": 404,

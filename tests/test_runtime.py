@@ -14,21 +14,10 @@ from localaws.cloudfront.runtime import (
     normalize_output,
     run_function,
 )
+from qdn.function_cases import viewer_request_event
 
-
-def _event(uri: str = "/track/abc", querystring: dict | None = None) -> dict:
-    return {
-        "version": "1.0",
-        "context": {"eventType": "viewer-request"},
-        "viewer": {"ip": "198.51.100.7"},
-        "request": {
-            "method": "GET",
-            "uri": uri,
-            "querystring": querystring or {},
-            "headers": {"host": {"value": "quickdumpnow.com"}},
-            "cookies": {},
-        },
-    }
+# The event most tests run on; run_function serializes it, so sharing one dict is safe.
+EVENT = viewer_request_event("/track/abc")
 
 
 REWRITE = """
@@ -43,7 +32,7 @@ function handler(event) {
 
 
 def test_returns_the_request_wrapped_with_logs_and_utilization() -> None:
-    run = run_function(REWRITE, _event())
+    run = run_function(REWRITE, EVENT)
     assert isinstance(run, FunctionRun)
     assert run.error is None
     assert run.output == {
@@ -63,7 +52,7 @@ def test_a_response_is_wrapped_as_response() -> None:
     code = """function handler(e) {
       return {statusCode: 403, statusDescription: 'Forbidden', headers: {}};
     }"""
-    run = run_function(code, _event())
+    run = run_function(code, EVENT)
     assert run.error is None
     assert run.output == {
         "response": {"statusCode": 403, "statusDescription": "Forbidden", "headers": {}}
@@ -76,16 +65,16 @@ def test_async_handler_is_settled() -> None:
       e.request.uri = v;
       return e.request;
     }"""
-    run = run_function(code, _event())
+    run = run_function(code, EVENT)
     assert run.error is None
     assert run.output["request"]["uri"] == "/async.html"
 
 
 def test_async_rejection_and_never_settling_promise_are_errors() -> None:
-    rejected = run_function("async function handler(e) { throw new Error('nope'); }", _event())
+    rejected = run_function("async function handler(e) { throw new Error('nope'); }", EVENT)
     assert rejected.output is None
     assert "Error: nope" in rejected.error
-    never = run_function("function handler(e) { return new Promise(function () {}); }", _event())
+    never = run_function("function handler(e) { return new Promise(function () {}); }", EVENT)
     assert never.output is None
     assert "never settled" in never.error
 
@@ -106,28 +95,28 @@ def test_async_rejection_and_never_settling_promise_are_errors() -> None:
     ],
 )
 def test_no_eval_timers_network_or_modules(code: str, fragment: str) -> None:
-    run = run_function(code, _event())
+    run = run_function(code, EVENT)
     assert run.output is None
     assert fragment in run.error
 
 
 def test_infinite_loop_errors_instead_of_hanging() -> None:
-    run = run_function("function handler(e) { while (true) {} }", _event())
+    run = run_function("function handler(e) { while (true) {} }", EVENT)
     assert run.output is None
     assert "interrupted" in run.error
     assert run.compute_utilization == 100
     # The runtime is still usable afterwards.
-    assert run_function(REWRITE, _event()).error is None
+    assert run_function(REWRITE, EVENT).error is None
 
 
 def test_runaway_memory_and_recursion_error() -> None:
     memory = run_function(
         "function handler(e) { var a = []; while (true) a.push(new Array(10000).fill(1)); }",
-        _event(),
+        EVENT,
     )
     assert memory.output is None
     assert memory.error
-    recursion = run_function("function handler(e) { return handler(e); }", _event())
+    recursion = run_function("function handler(e) { return handler(e); }", EVENT)
     assert recursion.output is None
     assert "stack overflow" in recursion.error
 
@@ -145,7 +134,7 @@ def test_runaway_memory_and_recursion_error() -> None:
     ],
 )
 def test_code_that_cannot_load(code: str, fragment: str) -> None:
-    run = run_function(code, _event())
+    run = run_function(code, EVENT)
     assert run.output is None
     assert fragment in run.error
     assert run.compute_utilization == 0
@@ -154,7 +143,7 @@ def test_code_that_cannot_load(code: str, fragment: str) -> None:
 
 def test_code_over_10_kb_is_refused() -> None:
     code = "function handler(e) { return e.request; }\n" + "//" + "x" * MAX_CODE_BYTES
-    run = run_function(code, _event())
+    run = run_function(code, EVENT)
     assert run.output is None
     assert "at most 10240" in run.error
     assert check_code(REWRITE) is None
@@ -177,8 +166,8 @@ def test_state_does_not_leak_between_runs() -> None:
       return e.request;
     }
     """
-    first = run_function(code, _event("/a"))
-    second = run_function(code, _event("/b"))
+    first = run_function(code, viewer_request_event("/a"))
+    second = run_function(code, viewer_request_event("/b"))
     assert first.error is None, first.error
     assert second.error is None, second.error
     assert first.logs == ["1 1 1 1 undefined 1"]
@@ -194,15 +183,15 @@ def test_a_global_that_cannot_be_deleted_does_not_survive() -> None:
       console.log(before);
       return e.request;
     }"""
-    assert run_function(code, _event()).logs == ["undefined"]
-    assert run_function(code, _event()).logs == ["undefined"]
+    assert run_function(code, EVENT).logs == ["undefined"]
+    assert run_function(code, EVENT).logs == ["undefined"]
 
 
 def test_thrown_errors_are_reported_with_their_message() -> None:
-    run = run_function("function handler(e) { null.x; }", _event())
+    run = run_function("function handler(e) { null.x; }", EVENT)
     assert run.output is None
     assert run.error.startswith("TypeError")
-    thrown = run_function("function handler(e) { throw {code: 7}; }", _event())
+    thrown = run_function("function handler(e) { throw {code: 7}; }", EVENT)
     assert thrown.error == 'Uncaught {"code":7}'
 
 
@@ -222,7 +211,7 @@ def test_thrown_errors_are_reported_with_their_message() -> None:
     ],
 )
 def test_invalid_output_is_a_validation_error(returned: str, fragment: str) -> None:
-    run = run_function(f"function handler(e) {{ return {returned}; }}", _event())
+    run = run_function(f"function handler(e) {{ return {returned}; }}", EVENT)
     assert run.output is None
     assert run.error.startswith("Validation error")
     assert fragment in run.error
@@ -238,7 +227,7 @@ def test_normalize_output_accepts_multi_values() -> None:
 
 def test_the_event_is_passed_whole() -> None:
     code = "function handler(e) { console.log(JSON.stringify(e)); return e.request; }"
-    event = _event("/x", {"q": {"value": "1"}})
+    event = viewer_request_event("/x", {"q": {"value": "1"}})
     run = run_function(code, event)
     assert json.loads(run.logs[0]) == event
 
@@ -247,7 +236,7 @@ def test_safe_to_call_from_many_threads() -> None:
     results: list[FunctionRun] = []
 
     def call(i: int) -> None:
-        results.append(run_function(REWRITE, _event(f"/t/{i}")))
+        results.append(run_function(REWRITE, viewer_request_event(f"/t/{i}")))
 
     threads = [threading.Thread(target=call, args=(i,)) for i in range(16)]
     for thread in threads:

@@ -27,7 +27,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from qdn import config
+
 CASES_DIRNAME = "cases"
+# A documentation address (RFC 5737): the function never reads the viewer's IP, but the event has
+# one as CloudFront's does.
+VIEWER_IP = "198.51.100.7"
 _KEYS = {"description", "event", "expected_output", "expected_error"}
 
 
@@ -48,6 +53,32 @@ class FunctionCase:
     def event_json(self) -> str:
         """The event as TestFunction's EventObject takes it."""
         return json.dumps(self.event)
+
+
+def viewer_request_event(
+    uri: str,
+    querystring: dict[str, Any] | None = None,
+    headers: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A viewer-request event as CloudFront hands it to the function, for tests and benchmarks.
+
+    Entries are already in the function's shape (``{"value": ...}``); ``headers`` defaults to the
+    Host header of the first distribution, ``querystring`` to none (CloudFront always sends it).
+    """
+    return {
+        "version": "1.0",
+        "context": {"eventType": "viewer-request"},
+        "viewer": {"ip": VIEWER_IP},
+        "request": {
+            "method": "GET",
+            "uri": uri,
+            "querystring": querystring or {},
+            "headers": (
+                {"host": {"value": config.DISTRIBUTION_ALIASES[0]}} if headers is None else headers
+            ),
+            "cookies": {},
+        },
+    }
 
 
 def load_cases(cf_dir: Path) -> list[FunctionCase]:
