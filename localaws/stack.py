@@ -55,6 +55,11 @@ class StackConfig:
     dashboard_key: str = ""
 
     @property
+    def moto_state_file(self) -> Path:
+        """moto's services, saved on ``down`` and restored on ``up`` (``make clean`` forgets)."""
+        return self.state_dir / "moto-state.pickle"
+
+    @property
     def moto_url(self) -> str:
         return f"http://{HOST}:{self.moto_port}"
 
@@ -247,7 +252,17 @@ def start(cfg: StackConfig, services: tuple[str, ...] = SERVICES) -> RunningStac
     try:
         procs["moto"] = _spawn(
             "moto",
-            [python, "-m", "moto.server", "-H", HOST, "-p", str(cfg.moto_port)],
+            [
+                python,
+                "-m",
+                "localaws.moto_server",
+                "--host",
+                HOST,
+                "--port",
+                str(cfg.moto_port),
+                "--state-file",
+                str(cfg.moto_state_file),
+            ],
             cfg,
         )
         if "cloudfront" not in services:

@@ -1,0 +1,47 @@
+"""moto's state survives a stop and a start of the stack: objects, every version, logs, topics."""
+
+from __future__ import annotations
+
+import pytest
+
+from localaws import stack
+
+
+def test_state_survives_down_and_up(tmp_path):
+    cfg = stack.StackConfig.with_free_ports(tmp_path)
+    stack.start(cfg, services=("moto",))
+    try:
+        s3 = stack.client(cfg, "s3")
+        s3.create_bucket(Bucket="kept")
+        s3.put_bucket_versioning(Bucket="kept", VersioningConfiguration={"Status": "Enabled"})
+        first = s3.put_object(Bucket="kept", Key="a", Body=b"one", CacheControl="max-age=5")
+        second = s3.put_object(Bucket="kept", Key="a", Body=b"two")
+        stack.client(cfg, "logs").create_log_group(logGroupName="/kept")
+        topic = stack.client(cfg, "sns").create_topic(Name="kept")["TopicArn"]
+    finally:
+        stack.stop(tmp_path)
+    assert cfg.moto_state_file.exists()
+
+    stack.start(cfg, services=("moto",))
+    try:
+        s3 = stack.client(cfg, "s3")
+        assert s3.get_object(Bucket="kept", Key="a")["Body"].read() == b"two"
+        old = s3.get_object(Bucket="kept", Key="a", VersionId=first["VersionId"])
+        assert old["Body"].read() == b"one" and old["CacheControl"] == "max-age=5"
+        versions = s3.list_object_versions(Bucket="kept")["Versions"]
+        assert {v["VersionId"] for v in versions} == {first["VersionId"], second["VersionId"]}
+        groups = stack.client(cfg, "logs").describe_log_groups()["logGroups"]
+        assert [g["logGroupName"] for g in groups] == ["/kept"]
+        topics = stack.client(cfg, "sns").list_topics()["Topics"]
+        assert topic in [t["TopicArn"] for t in topics]
+    finally:
+        stack.stop(tmp_path)
+
+
+def test_unreadable_state_file_is_refused_with_advice(tmp_path):
+    cfg = stack.StackConfig.with_free_ports(tmp_path)
+    tmp_path.mkdir(exist_ok=True)
+    cfg.moto_state_file.write_bytes(b"not a pickle")
+    with pytest.raises(stack.StackError, match="moto"):
+        stack.start(cfg, services=("moto",))
+    assert "delete it to start the stack empty" in (tmp_path / "moto.log").read_text()
