@@ -13,6 +13,7 @@ import sys
 import threading
 from typing import Any
 
+from localaws import stack
 from localaws.cloudfront.accesslog import AccessLog
 from localaws.cloudfront.control import ControlPlane
 from localaws.cloudfront.edge import Edge
@@ -39,14 +40,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         description="A local CloudFront: the 2020-05-31 API for boto3 and an HTTP edge per "
         "distribution.",
     )
-    p.add_argument("--host", default="127.0.0.1", help="address for the API and every edge")
-    p.add_argument("--port", type=int, default=5601, help="control-plane (API) port")
+    p.add_argument("--host", default=stack.HOST, help="address for the API and every edge")
+    p.add_argument(
+        "--port", type=int, default=stack.DEFAULT_CLOUDFRONT_PORT, help="control-plane (API) port"
+    )
     p.add_argument("--s3-endpoint", required=True, help="moto's URL, for S3 origins")
-    p.add_argument("--region", default="us-east-1")
+    p.add_argument("--region", default=stack.REGION)
     p.add_argument(
         "--invalidation-delay",
         type=float,
-        default=5.0,
+        default=stack.DEFAULT_INVALIDATION_DELAY,
         help="seconds an invalidation stays InProgress before Completed",
     )
     p.add_argument(
@@ -66,7 +69,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--edge-port-base",
         type=int,
-        default=8090,
+        default=stack.DEFAULT_EDGE_PORT_BASE,
         help="first port for distributions without a configured alias",
     )
     p.add_argument(

@@ -22,6 +22,7 @@ from werkzeug.wrappers import Request, Response
 
 from localaws.cloudfront import wire
 from localaws.cloudfront.errors import CloudFrontError
+from localaws.cloudfront.listeners import request_target
 from localaws.cloudfront.service import CloudFrontService
 
 log = logging.getLogger("localaws.cloudfront")
@@ -70,8 +71,7 @@ class ControlPlane:
         return _json({"error": f"no such route: {request.method} {request.path}"}, 404)
 
     def _api(self, request: Request, environ: dict[str, Any]) -> Response:
-        raw_uri = environ.get("RAW_URI") or environ.get("REQUEST_URI") or request.full_path
-        raw_path = raw_uri.split("?", 1)[0]
+        raw_path = request_target(environ).split("?", 1)[0]
         operation: str | None = None
         params: dict[str, Any] = {}
         try:

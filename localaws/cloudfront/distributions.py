@@ -18,8 +18,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from localaws.cloudfront import ids
-from localaws.cloudfront.errors import CloudFrontError, check_if_match, invalid_argument
-from localaws.cloudfront.paging import page_size
+from localaws.cloudfront.errors import (
+    CloudFrontError,
+    check_if_match,
+    check_quantities,
+    invalid_argument,
+)
+from localaws.cloudfront.paging import marked_list_page
 from localaws.cloudfront.policies import MANAGED_CACHE_POLICIES
 
 EVENT_TYPES = ("viewer-request", "viewer-response")
@@ -42,18 +47,26 @@ class StoredDistribution:
 
     @property
     def aliases(self) -> list[str]:
-        return list(self.config.get("Aliases", {}).get("Items", []))
-
-    def behaviours(self) -> Iterator[dict[str, Any]]:
-        yield self.config["DefaultCacheBehavior"]
-        yield from self.config.get("CacheBehaviors", {}).get("Items", [])
+        return aliases(self.config)
 
     def function_arns(self) -> set[str]:
-        return {
-            item["FunctionARN"]
-            for b in self.behaviours()
-            for item in b.get("FunctionAssociations", {}).get("Items", [])
-        }
+        return function_arns(self.config)
+
+
+def aliases(config: dict[str, Any]) -> list[str]:
+    return list(config.get("Aliases", {}).get("Items", []))
+
+
+def behaviours(config: dict[str, Any]) -> list[dict[str, Any]]:
+    return [config["DefaultCacheBehavior"], *config.get("CacheBehaviors", {}).get("Items", [])]
+
+
+def function_arns(config: dict[str, Any]) -> set[str]:
+    return {
+        item["FunctionARN"]
+        for b in behaviours(config)
+        for item in b.get("FunctionAssociations", {}).get("Items", [])
+    }
 
 
 def _defaults(config: dict[str, Any]) -> dict[str, Any]:
@@ -84,8 +97,7 @@ def _defaults(config: dict[str, Any]) -> dict[str, Any]:
         origin.setdefault("CustomHeaders", {"Quantity": 0})
         origin.setdefault("ConnectionAttempts", 3)
         origin.setdefault("ConnectionTimeout", 10)
-    behaviours = [cfg["DefaultCacheBehavior"], *cfg["CacheBehaviors"].get("Items", [])]
-    for b in behaviours:
+    for b in behaviours(cfg):
         b.setdefault("TrustedSigners", {"Enabled": False, "Quantity": 0})
         b.setdefault("TrustedKeyGroups", {"Enabled": False, "Quantity": 0})
         b.setdefault(
@@ -102,23 +114,6 @@ def _defaults(config: dict[str, Any]) -> dict[str, Any]:
         b.setdefault("FunctionAssociations", {"Quantity": 0})
         b.setdefault("FieldLevelEncryptionId", "")
     return cfg
-
-
-def _check_quantities(value: Any, path: str) -> None:
-    """AWS's InconsistentQuantities: every ``Quantity`` must equal the length of its ``Items``."""
-    if isinstance(value, dict):
-        if "Quantity" in value:
-            items = value.get("Items") or []
-            if value["Quantity"] != len(items):
-                raise CloudFrontError(
-                    "InconsistentQuantities",
-                    f"{path}.Quantity is {value['Quantity']} but {path}.Items has {len(items)}.",
-                )
-        for key, child in value.items():
-            _check_quantities(child, f"{path}.{key}")
-    elif isinstance(value, list):
-        for i, child in enumerate(value):
-            _check_quantities(child, f"{path}[{i}]")
 
 
 def _check_behaviour(b: dict[str, Any], where: str, origin_ids: set[str]) -> None:
@@ -196,7 +191,7 @@ class DistributionStore:
         return any(arn in d.function_arns() for d in self._by_id.values())
 
     def _validate(self, config: dict[str, Any], dist_id: str | None) -> dict[str, Any]:
-        _check_quantities(config, "DistributionConfig")
+        check_quantities(config, "DistributionConfig")
         origins = config["Origins"].get("Items") or []
         if not origins:
             raise invalid_argument("DistributionConfig.Origins needs at least one origin.")
@@ -212,9 +207,7 @@ class DistributionStore:
         _check_behaviour(config["DefaultCacheBehavior"], "DefaultCacheBehavior", set(origin_ids))
         for i, b in enumerate(config.get("CacheBehaviors", {}).get("Items", [])):
             _check_behaviour(b, f"CacheBehaviors[{i}]", set(origin_ids))
-        cfg = _defaults(config)
-        probe = StoredDistribution("", "", "", cfg, "", datetime.now(UTC), 0.0)
-        for arn in probe.function_arns():
+        for arn in function_arns(config):
             if not self._has_live_function(arn):
                 raise CloudFrontError(
                     "InvalidFunctionAssociation",
@@ -224,13 +217,13 @@ class DistributionStore:
         for other in self._by_id.values():
             if other.id == dist_id:
                 continue
-            clash = set(other.aliases) & set(probe.aliases)
+            clash = set(other.aliases) & set(aliases(config))
             if clash:
                 raise CloudFrontError(
                     "CNAMEAlreadyExists",
                     f"Alias {sorted(clash)[0]} is already used by distribution {other.id}.",
                 )
-        return cfg
+        return _defaults(config)
 
     def document(self, dist: StoredDistribution) -> dict[str, Any]:
         """The ``Distribution`` structure of Create/Get/Update responses."""
@@ -314,21 +307,9 @@ class DistributionStore:
         return dist
 
     def list(self, p: dict[str, Any]) -> dict[str, Any]:
-        max_items = page_size(p.get("MaxItems"))
         marker = p.get("Marker") or ""
-        ordered = sorted(self._by_id.values(), key=lambda d: d.id)
-        page = [d for d in ordered if d.id >= marker][: max_items + 1]
-        result: dict[str, Any] = {
-            "Marker": marker,
-            "MaxItems": max_items,
-            "IsTruncated": len(page) > max_items,
-            "Quantity": min(len(page), max_items),
-        }
-        if len(page) > max_items:
-            result["NextMarker"] = page[max_items].id
-        if page[:max_items]:
-            result["Items"] = [self._summary(d) for d in page[:max_items]]
-        return {"DistributionList": result}
+        remaining = sorted((d for d in self._by_id.values() if d.id >= marker), key=lambda d: d.id)
+        return {"DistributionList": marked_list_page(p, remaining, lambda d: d.id, self._summary)}
 
     def _summary(self, dist: StoredDistribution) -> dict[str, Any]:
         cfg = dist.config

@@ -14,7 +14,7 @@ import logging
 import secrets
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from werkzeug.wrappers import Request, Response
@@ -199,7 +199,7 @@ class Edge:
                 return EdgeResult(
                     out.status, out.headers, out.body, "FunctionGeneratedResponse", "response"
                 )
-            req = viewer.apply_request(req, run.output.get("request") or {})
+            req = viewer.apply_request(req, run.output["request"])
             function = "ok"
 
         policy = policies.cache_policy(behaviour)
@@ -270,12 +270,7 @@ class Edge:
             if behaviour.get("OriginRequestPolicyId") == policies.ALL_VIEWER_EXCEPT_HOST_HEADER:
                 forwarded = [(k, v) for k, v in forwarded if k != "host"] + [("host", domain)]
             forwarded.append(("x-forwarded-for", req.ip))
-            return self._api.fetch(
-                viewer.ViewerRequest(
-                    req.method, req.uri, req.query, forwarded, req.cookies, req.ip, req.body
-                ),
-                domain,
-            )
+            return self._api.fetch(replace(req, headers=forwarded), domain)
         return OriginResponse(
             502,
             [("Content-Type", "text/plain")],

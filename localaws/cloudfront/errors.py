@@ -8,7 +8,7 @@ status here.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 
 class CloudFrontError(Exception):
@@ -60,3 +60,20 @@ def check_if_match(if_match: str | None, current: str | tuple[str, ...], what: s
     allowed = (current,) if isinstance(current, str) else current
     if if_match not in allowed:
         raise stale_if_match(what, if_match)
+
+
+def check_quantities(value: Any, path: str) -> None:
+    """AWS's InconsistentQuantities: every ``Quantity`` must equal the length of its ``Items``."""
+    if isinstance(value, dict):
+        if "Quantity" in value:
+            items = value.get("Items") or []
+            if value["Quantity"] != len(items):
+                raise CloudFrontError(
+                    "InconsistentQuantities",
+                    f"{path}.Quantity is {value['Quantity']} but {path}.Items has {len(items)}.",
+                )
+        for key, child in value.items():
+            check_quantities(child, f"{path}.{key}")
+    elif isinstance(value, list):
+        for i, child in enumerate(value):
+            check_quantities(child, f"{path}[{i}]")

@@ -19,7 +19,7 @@ from typing import Any
 
 from localaws.cloudfront import ids, runtime
 from localaws.cloudfront.errors import CloudFrontError, check_if_match, invalid_argument
-from localaws.cloudfront.paging import page_size
+from localaws.cloudfront.paging import list_page
 
 DEVELOPMENT = "DEVELOPMENT"
 LIVE = "LIVE"
@@ -214,21 +214,17 @@ class FunctionStore:
         stage = p.get("Stage")
         if stage is not None:
             _check_stage(stage)
-        max_items = page_size(p.get("MaxItems"))
         marker = p.get("Marker") or ""
-        items = []
-        for name in sorted(self._functions):
-            fn = self._functions[name]
-            if stage == LIVE and fn.live is None:
-                continue
-            items.append((name, self.summary(fn, stage or DEVELOPMENT)))
-        page = [s for name, s in items if name >= marker][: max_items + 1]
-        result: dict[str, Any] = {"MaxItems": max_items, "Quantity": min(len(page), max_items)}
-        if page[:max_items]:
-            result["Items"] = page[:max_items]
-        if len(page) > max_items:
-            result["NextMarker"] = page[max_items]["Name"]
-        return {"FunctionList": result}
+        remaining = [
+            fn
+            for name, fn in sorted(self._functions.items())
+            if name >= marker and (stage != LIVE or fn.live is not None)
+        ]
+        return {
+            "FunctionList": list_page(
+                p, remaining, lambda fn: fn.name, lambda fn: self.summary(fn, stage or DEVELOPMENT)
+            )
+        }
 
     def test(self, p: dict[str, Any], run: Callable[[str, dict], runtime.FunctionRun]) -> dict:
         stage = _check_stage(p.get("Stage"))

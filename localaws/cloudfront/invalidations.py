@@ -22,8 +22,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from localaws.cloudfront import ids
-from localaws.cloudfront.errors import CloudFrontError, invalid_argument
-from localaws.cloudfront.paging import page_size
+from localaws.cloudfront.errors import CloudFrontError, check_quantities, invalid_argument
+from localaws.cloudfront.paging import marked_list_page
 
 IN_PROGRESS = "InProgress"
 COMPLETED = "Completed"
@@ -96,12 +96,8 @@ class InvalidationStore:
         self._by_dist.pop(dist_id, None)
 
     def create(self, dist_id: str, batch: dict[str, Any]) -> dict[str, Any]:
+        check_quantities(batch, "InvalidationBatch")
         paths = list(batch["Paths"].get("Items") or [])
-        if batch["Paths"]["Quantity"] != len(paths):
-            raise CloudFrontError(
-                "InconsistentQuantities",
-                f"Paths.Quantity is {batch['Paths']['Quantity']} but Paths.Items has {len(paths)}.",
-            )
         _check_paths(paths)
         ref = batch["CallerReference"]
         existing = self._by_dist.setdefault(dist_id, [])
@@ -158,23 +154,15 @@ class InvalidationStore:
         )
 
     def list(self, dist_id: str, p: dict[str, Any]) -> dict[str, Any]:
-        max_items = page_size(p.get("MaxItems"))
         # Newest first, as AWS lists them; the marker is the id to start from.
         ordered = list(reversed(self._by_dist.get(dist_id, [])))
         marker = p.get("Marker") or ""
         start = next((i for i, inv in enumerate(ordered) if inv.id == marker), 0)
-        page = ordered[start : start + max_items + 1]
-        result: dict[str, Any] = {
-            "Marker": marker,
-            "MaxItems": max_items,
-            "IsTruncated": len(page) > max_items,
-            "Quantity": min(len(page), max_items),
+        return {
+            "InvalidationList": marked_list_page(
+                p,
+                ordered[start:],
+                lambda inv: inv.id,
+                lambda inv: {"Id": inv.id, "CreateTime": inv.create_time, "Status": inv.status},
+            )
         }
-        if len(page) > max_items:
-            result["NextMarker"] = page[max_items].id
-        if page[:max_items]:
-            result["Items"] = [
-                {"Id": inv.id, "CreateTime": inv.create_time, "Status": inv.status}
-                for inv in page[:max_items]
-            ]
-        return {"InvalidationList": result}

@@ -47,6 +47,19 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+def request_target(environ: dict[str, Any]) -> str:
+    """The request target exactly as the client sent it, percent-encoding and all.
+
+    werkzeug's server keeps it in ``RAW_URI`` (``REQUEST_URI`` on other servers); ``PATH_INFO``
+    and ``QUERY_STRING`` are only the fallback, since the path there is already decoded.
+    """
+    raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+    if raw:
+        return raw
+    query = environ.get("QUERY_STRING", "")
+    return environ.get("PATH_INFO", "/") + ("?" + query if query else "")
+
+
 def serve(sock: socket.socket, app: Callable, name: str) -> BaseWSGIServer:
     """Serve ``app`` on ``sock`` from a daemon thread (one thread per request)."""
     host, port = sock.getsockname()[:2]
@@ -62,6 +75,7 @@ def serve(sock: socket.socket, app: Callable, name: str) -> BaseWSGIServer:
 @dataclass
 class _Edge:
     distribution_id: str
+    aliases: list[str]
     server: BaseWSGIServer
     url: str
 
@@ -82,7 +96,6 @@ class EdgeListeners:
         self._app_for = app_for
         self._lock = threading.Lock()
         self._edges: dict[str, _Edge] = {}
-        self._aliases: dict[str, list[str]] = {}
 
     def _pick_socket(self, dist_id: str, aliases: list[str]) -> socket.socket:
         for alias in aliases:
@@ -121,20 +134,18 @@ class EdgeListeners:
             port = sock.getsockname()[1]
             server = serve(sock, self._app_for(dist_id), f"edge-{dist_id}")
             url = f"http://{self._host}:{port}"
-            self._edges[dist_id] = _Edge(dist_id, server, url)
-            self._aliases[dist_id] = list(aliases)
+            self._edges[dist_id] = _Edge(dist_id, list(aliases), server, url)
             log.info("edge for %s (%s) listening on %s", dist_id, ", ".join(aliases) or "-", url)
             return url
 
     def update_aliases(self, dist_id: str, aliases: list[str]) -> None:
         with self._lock:
-            if dist_id in self._aliases:
-                self._aliases[dist_id] = list(aliases)
+            if dist_id in self._edges:
+                self._edges[dist_id].aliases = list(aliases)
 
     def stop(self, dist_id: str) -> None:
         with self._lock:
             edge = self._edges.pop(dist_id, None)
-            self._aliases.pop(dist_id, None)
         if edge is not None:
             # shutdown() waits for serve_forever to return; never call it from that thread.
             threading.Thread(target=_shutdown, args=(edge.server,), daemon=True).start()
@@ -150,11 +161,7 @@ class EdgeListeners:
     def describe(self) -> list[dict[str, Any]]:
         with self._lock:
             return [
-                {
-                    "id": e.distribution_id,
-                    "aliases": self._aliases.get(e.distribution_id, []),
-                    "url": e.url,
-                }
+                {"id": e.distribution_id, "aliases": list(e.aliases), "url": e.url}
                 for e in self._edges.values()
             ]
 

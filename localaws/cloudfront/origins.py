@@ -30,8 +30,11 @@ from typing import Any
 from urllib.parse import unquote
 from xml.etree import ElementTree as ET
 
+from werkzeug.http import http_date
+
 from localaws.cloudfront.ids import ACCOUNT_ID
 from localaws.cloudfront.viewer import Pairs, ViewerRequest
+from localaws.stack import FAKE_CREDENTIALS
 
 log = logging.getLogger("localaws.cloudfront")
 
@@ -100,12 +103,14 @@ class S3Origin:
                 import boto3
                 from botocore.config import Config
 
+                # moto takes any credentials; the stack's own are the fallback outside it.
+                creds = {k: os.environ.get(k, fake) for k, fake in FAKE_CREDENTIALS.items()}
                 self._client = boto3.client(
                     "s3",
                     endpoint_url=self._endpoint,
                     region_name=self._region,
-                    aws_access_key_id=os.environ.get("AWS_ACCESS_KEY_ID", "testing"),
-                    aws_secret_access_key=os.environ.get("AWS_SECRET_ACCESS_KEY", "testing"),
+                    aws_access_key_id=creds["AWS_ACCESS_KEY_ID"],
+                    aws_secret_access_key=creds["AWS_SECRET_ACCESS_KEY"],
                     # Dotted bucket names (quickdumpnow.com) need path-style addressing.
                     config=Config(
                         s3={"addressing_style": "path"},
@@ -140,12 +145,11 @@ class S3Origin:
             return _text_response(502, "The origin (S3) could not be reached.")
         headers: Pairs = [(h, str(obj[f])) for f, h in _S3_PASSED.items() if obj.get(f)]
         if obj.get("LastModified"):
-            stamp = obj["LastModified"].astimezone(UTC)
-            headers.append(("Last-Modified", stamp.strftime("%a, %d %b %Y %H:%M:%S GMT")))
+            headers.append(("Last-Modified", http_date(obj["LastModified"])))
         if obj.get("Expires"):
             expires = obj["Expires"]
             if isinstance(expires, datetime):
-                expires = expires.astimezone(UTC).strftime("%a, %d %b %Y %H:%M:%S GMT")
+                expires = http_date(expires)
             headers.append(("Expires", str(expires)))
         return OriginResponse(200, headers, body)
 

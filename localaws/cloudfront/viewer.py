@@ -14,6 +14,8 @@ from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode
 
+from localaws.cloudfront.listeners import request_target
+
 Pairs = list[tuple[str, str]]
 
 
@@ -60,7 +62,7 @@ def normalize_path(path: str) -> str:
 
 
 def from_wsgi(environ: dict[str, Any], headers: Pairs, body: bytes) -> ViewerRequest:
-    raw = environ.get("RAW_URI") or environ.get("REQUEST_URI") or environ.get("PATH_INFO", "/")
+    raw = request_target(environ)
     if "://" in raw.split("?", 1)[0]:  # an absolute-form request target: keep only the path
         raw = "/" + raw.split("://", 1)[1].partition("/")[2]
     path, _, query = raw.partition("?")
@@ -105,19 +107,14 @@ def _entries(pairs: Pairs) -> dict[str, dict[str, Any]]:
     return out
 
 
-def _pairs(entries: Any) -> Pairs:
-    if not isinstance(entries, dict):
-        return []
-    pairs: Pairs = []
-    for name, entry in entries.items():
-        if not isinstance(entry, dict):
-            continue
-        multi = entry.get("multiValue")
-        if isinstance(multi, list) and multi:
-            pairs.extend((str(name), str(m.get("value", ""))) for m in multi if isinstance(m, dict))
-        elif "value" in entry:
-            pairs.append((str(name), str(entry["value"])))
-    return pairs
+def _pairs(entries: dict[str, dict[str, Any]] | None) -> Pairs:
+    """Entries back to pairs. The runtime has already refused output whose entries are not
+    ``{value: string}`` (with an optional ``multiValue`` list of the same): no re-checking."""
+    return [
+        (name, item["value"])
+        for name, entry in (entries or {}).items()
+        for item in (entry.get("multiValue") or [entry])
+    ]
 
 
 def function_event(
@@ -143,11 +140,10 @@ def function_event(
 
 
 def apply_request(req: ViewerRequest, out: dict[str, Any]) -> ViewerRequest:
-    """The request the function returned, as the edge continues with it."""
-    uri = out.get("uri")
+    """The request the function returned (validated by the runtime), as the edge continues."""
     return replace(
         req,
-        uri=uri if isinstance(uri, str) and uri.startswith("/") else req.uri,
+        uri=out["uri"],
         query=_pairs(out.get("querystring")),
         headers=[(k.lower(), v) for k, v in _pairs(out.get("headers")) if k.lower() != "cookie"],
         cookies=_pairs(out.get("cookies")),
@@ -164,13 +160,9 @@ class GeneratedResponse:
 def generated_response(out: dict[str, Any]) -> GeneratedResponse:
     """A response the function returned: status, headers, cookies and an optional body."""
     headers = _pairs(out.get("headers"))
-    cookies = out.get("cookies")
-    if isinstance(cookies, dict):
-        for name, entry in cookies.items():
-            if isinstance(entry, dict) and "value" in entry:
-                attrs = entry.get("attributes")
-                cookie = f"{name}={entry['value']}" + (f"; {attrs}" if attrs else "")
-                headers.append(("set-cookie", cookie))
+    for name, entry in (out.get("cookies") or {}).items():
+        attrs = entry.get("attributes")
+        headers.append(("set-cookie", f"{name}={entry['value']}" + (f"; {attrs}" if attrs else "")))
     body = out.get("body")
     data = b""
     if isinstance(body, str):
@@ -180,4 +172,4 @@ def generated_response(out: dict[str, Any]) -> GeneratedResponse:
             data = base64.b64decode(body["data"])
         else:
             data = body["data"].encode("utf-8")
-    return GeneratedResponse(int(out.get("statusCode", 200)), headers, data)
+    return GeneratedResponse(out["statusCode"], headers, data)

@@ -11,7 +11,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 import uuid
@@ -21,15 +20,18 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+from botocore.config import Config
 from werkzeug.datastructures import Headers
 
 from localaws import stack
 
+# The managed cache policy ids as the project's bootstrap sends them to AWS.
+from localaws.bootstrap import CACHING_DISABLED, CACHING_OPTIMIZED
+
 HERE = Path(__file__).resolve().parent
 REPO_ROOT = HERE.parent.parent
 
-CACHING_OPTIMIZED = "658327ea-f89d-4fab-a63d-7e88639e58f6"
-CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
+FUNCTION_CONFIG = {"Comment": "test", "Runtime": "cloudfront-js-2.0"}
 ALL_METHODS = ["GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"]
 # A function-URL domain: the edge sends anything routed here to the --api-handler in-process.
 # The edge recognises any host under .lambda-url.<region>.on.aws (hyphens included).
@@ -77,6 +79,18 @@ def api_origin(origin_id: str = "api") -> dict[str, Any]:
             "HTTPSPort": 443,
             "OriginProtocolPolicy": "https-only",
         },
+    }
+
+
+def legacy_behaviour(
+    *, query_string: bool = False, min_ttl: int = 0, default_ttl: int, max_ttl: int
+) -> dict[str, Any]:
+    """Caching set by a behaviour's legacy fields (ForwardedValues and TTLs), not a cache policy."""
+    return {
+        "ForwardedValues": {"QueryString": query_string, "Cookies": {"Forward": "none"}},
+        "MinTTL": min_ttl,
+        "DefaultTTL": default_ttl,
+        "MaxTTL": max_ttl,
     }
 
 
@@ -140,12 +154,52 @@ def published_function(cf: Any, code: str = REWRITE_JS, name: str | None = None)
     """Create and publish a function; returns (name, ARN)."""
     name = name or unique("fn")
     created = cf.create_function(
-        Name=name,
-        FunctionConfig={"Comment": "test", "Runtime": "cloudfront-js-2.0"},
-        FunctionCode=code.encode(),
+        Name=name, FunctionConfig=FUNCTION_CONFIG, FunctionCode=code.encode()
     )
     cf.publish_function(Name=name, IfMatch=created["ETag"])
     return name, created["FunctionSummary"]["FunctionMetadata"]["FunctionARN"]
+
+
+def viewer_event(uri: str) -> bytes:
+    """A viewer-request event for TestFunction, as the AWS console's test tab sends one."""
+    return json.dumps(
+        {
+            "version": "1.0",
+            "context": {"eventType": "viewer-request"},
+            "viewer": {"ip": "198.51.100.7"},
+            "request": {
+                "method": "GET",
+                "uri": uri,
+                "querystring": {},
+                "headers": {"host": {"value": "quickdumpnow.com"}},
+                "cookies": {},
+            },
+        }
+    ).encode()
+
+
+def unchecked_client(url: str) -> Any:
+    """A client that sends what it is given, so the server's own checks can be seen."""
+    return boto3.client(
+        "cloudfront",
+        endpoint_url=url,
+        region_name=stack.REGION,
+        config=Config(parameter_validation=False),
+    )
+
+
+def invalidation_batch(*paths: str, ref: str | None = None) -> dict[str, Any]:
+    return {
+        "CallerReference": ref or unique("inv"),
+        "Paths": {"Quantity": len(paths), "Items": list(paths)},
+    }
+
+
+def wait_completed(cf: Any, dist_id: str, inv_id: str) -> None:
+    """botocore's own waiter, polling every second (the test stacks complete in about one)."""
+    cf.get_waiter("invalidation_completed").wait(
+        DistributionId=dist_id, Id=inv_id, WaiterConfig={"Delay": 1, "MaxAttempts": 10}
+    )
 
 
 def edge_url(cloudfront_url: str, dist_id: str) -> str:
@@ -241,14 +295,10 @@ def private_cloudfront(
         proc = subprocess.Popen(
             argv, cwd=REPO_ROOT, env=env, stdout=out, stderr=out, start_new_session=True
         )
-    url = f"http://{stack.HOST}:{ports[0]}"
+    cfg = stack.StackConfig(cloudfront_port=ports[0], state_dir=state_dir)
     try:
-        deadline = time.monotonic() + 30
-        while not _healthy(url):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"local CloudFront did not start; see {process_log}")
-            time.sleep(0.05)
-        yield PrivateCloudFront(url, access_log, process_log, alias_ports)
+        stack.wait_ready(cfg, {"cloudfront": proc})
+        yield PrivateCloudFront(cfg.cloudfront_url, access_log, process_log, alias_ports)
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGTERM)
@@ -257,11 +307,3 @@ def private_cloudfront(
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
-
-
-def _healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/_localaws/health", timeout=1) as resp:
-            return resp.status == 200
-    except OSError:
-        return False

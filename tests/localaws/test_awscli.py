@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,8 @@ from cloudfront_support import (
     published_function,
     remove_distribution,
     unique,
+    viewer_event,
+    wait_completed,
 )
 
 AWS = Path(sys.executable).parent / "aws"
@@ -57,29 +58,26 @@ def test_s3_cp_then_invalidate_and_wait_then_the_edge_serves_it(
     aws_stack: Any, site: Any, tmp_path: Path
 ) -> None:
     page = tmp_path / "index.html"
-    page.write_text("<html>from the cli</html>")
-    _aws(
-        aws_stack,
-        aws_stack.moto_url,
-        "s3",
-        "cp",
-        str(page),
-        f"s3://{site['bucket']}/site/index.html",
-        "--content-type",
-        "text/html",
-    )
+
+    def upload(html: str) -> None:
+        page.write_text(html)
+        target = f"s3://{site['bucket']}/site/index.html"
+        _aws(
+            aws_stack,
+            aws_stack.moto_url,
+            "s3",
+            "cp",
+            str(page),
+            target,
+            "--content-type",
+            "text/html",
+        )
+
+    upload("<html>from the cli</html>")
     url = edge_url(aws_stack.cloudfront_url, site["dist_id"])
     assert fetch(url + "/track/abc").body == b"<html>from the cli</html>"
 
-    page.write_text("<html>second</html>")
-    _aws(
-        aws_stack,
-        aws_stack.moto_url,
-        "s3",
-        "cp",
-        str(page),
-        f"s3://{site['bucket']}/site/index.html",
-    )
+    upload("<html>second</html>")
     created = _aws(
         aws_stack,
         aws_stack.cloudfront_url,
@@ -94,14 +92,7 @@ def test_s3_cp_then_invalidate_and_wait_then_the_edge_serves_it(
     assert inv["Status"] == "InProgress"
     assert inv["InvalidationBatch"]["Paths"]["Items"] == ["/*"]
     # The CLI's waiter polls every 20 s; let the 1 s invalidation finish so it succeeds at once.
-    cf = site["cf"]
-    deadline = time.monotonic() + 10
-    while (
-        cf.get_invalidation(DistributionId=site["dist_id"], Id=inv["Id"])["Invalidation"]["Status"]
-        != "Completed"
-        and time.monotonic() < deadline
-    ):
-        time.sleep(0.2)
+    wait_completed(site["cf"], site["dist_id"], inv["Id"])
     _aws(
         aws_stack,
         aws_stack.cloudfront_url,
@@ -118,22 +109,7 @@ def test_s3_cp_then_invalidate_and_wait_then_the_edge_serves_it(
 
 def test_test_function_from_the_cli(aws_stack: Any, site: Any, tmp_path: Path) -> None:
     event = tmp_path / "event.json"
-    event.write_text(
-        json.dumps(
-            {
-                "version": "1.0",
-                "context": {"eventType": "viewer-request"},
-                "viewer": {"ip": "1.2.3.4"},
-                "request": {
-                    "method": "GET",
-                    "uri": "/book/x",
-                    "querystring": {},
-                    "headers": {},
-                    "cookies": {},
-                },
-            }
-        )
-    )
+    event.write_bytes(viewer_event("/book/x"))
     etag = _aws(
         aws_stack,
         aws_stack.cloudfront_url,

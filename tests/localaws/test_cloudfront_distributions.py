@@ -5,25 +5,19 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config
 from cloudfront_support import (
     CACHING_OPTIMIZED,
+    FUNCTION_CONFIG,
     distribution_config,
     edge_url,
     fetch,
+    legacy_behaviour,
     published_function,
     remove_distribution,
+    unchecked_client,
     unique,
 )
-
-from localaws import stack
-
-
-@pytest.fixture
-def cf(aws_stack: Any) -> Any:
-    return aws_stack.client("cloudfront")
 
 
 def _behaviours(config: dict[str, Any]) -> list[dict[str, Any]]:
@@ -78,10 +72,7 @@ def test_create_get_config_list_and_update_keep_origins_behaviours_and_functions
             "PathPattern": "/assets/*",
             "TargetOriginId": "site",
             "ViewerProtocolPolicy": "allow-all",
-            "ForwardedValues": {"QueryString": True, "Cookies": {"Forward": "none"}},
-            "MinTTL": 0,
-            "DefaultTTL": 60,
-            "MaxTTL": 600,
+            **legacy_behaviour(query_string=True, default_ttl=60, max_ttl=600),
         }
     )
     kept["CacheBehaviors"]["Quantity"] = 2
@@ -110,14 +101,10 @@ def test_update_needs_the_current_etag(cf: Any, aws_stack: Any) -> None:
     fresh = cf.update_distribution(Id=dist_id, IfMatch=etag, DistributionConfig=config)
     with pytest.raises(cf.exceptions.PreconditionFailed):
         cf.update_distribution(Id=dist_id, IfMatch=etag, DistributionConfig=config)
-    unchecked = boto3.client(
-        "cloudfront",
-        endpoint_url=aws_stack.cloudfront_url,
-        region_name=stack.REGION,
-        config=Config(parameter_validation=False),
-    )
     with pytest.raises(cf.exceptions.InvalidIfMatchVersion):
-        unchecked.update_distribution(Id=dist_id, DistributionConfig=config)
+        unchecked_client(aws_stack.cloudfront_url).update_distribution(
+            Id=dist_id, DistributionConfig=config
+        )
     config["CallerReference"] = "another"
     with pytest.raises(cf.exceptions.IllegalUpdate):
         cf.update_distribution(Id=dist_id, IfMatch=fresh["ETag"], DistributionConfig=config)
@@ -150,7 +137,7 @@ def test_only_published_functions_can_be_associated(cf: Any) -> None:
     name = unique("fn")
     created = cf.create_function(
         Name=name,
-        FunctionConfig={"Comment": "", "Runtime": "cloudfront-js-2.0"},
+        FunctionConfig=FUNCTION_CONFIG,
         FunctionCode=b"function handler(e) { return e.request; }",
     )
     arn = created["FunctionSummary"]["FunctionMetadata"]["FunctionARN"]
@@ -192,11 +179,7 @@ def test_inconsistent_configs_are_refused_with_named_errors(cf: Any) -> None:
     with pytest.raises(cf.exceptions.NoSuchCachePolicy):
         cf.create_distribution(DistributionConfig=config)
 
-    legacy = {
-        "ForwardedValues": {"QueryString": False, "Cookies": {"Forward": "none"}},
-        "MinTTL": 100,
-        "DefaultTTL": 10,
-    }
+    legacy = legacy_behaviour(min_ttl=100, default_ttl=10, max_ttl=600)
     with pytest.raises(cf.exceptions.InvalidTTLOrder):
         cf.create_distribution(
             DistributionConfig=distribution_config("b", default_behaviour=legacy)

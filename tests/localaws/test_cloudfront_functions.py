@@ -5,52 +5,27 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
-from cloudfront_support import REWRITE_JS, unique
-
-from localaws import stack
-
-CONFIG = {"Comment": "test", "Runtime": "cloudfront-js-2.0"}
-
-
-def _event(uri: str) -> bytes:
-    return json.dumps(
-        {
-            "version": "1.0",
-            "context": {"eventType": "viewer-request"},
-            "viewer": {"ip": "198.51.100.7"},
-            "request": {
-                "method": "GET",
-                "uri": uri,
-                "querystring": {},
-                "headers": {"host": {"value": "quickdumpnow.com"}},
-                "cookies": {},
-            },
-        }
-    ).encode()
-
-
-@pytest.fixture
-def cf(aws_stack: Any) -> Any:
-    return aws_stack.client("cloudfront")
+from cloudfront_support import FUNCTION_CONFIG, REWRITE_JS, unchecked_client, unique, viewer_event
 
 
 @pytest.fixture
 def unchecked_cf(aws_stack: Any) -> Any:
-    """A client that sends what it is given, so the server's own checks can be seen."""
-    return boto3.client(
-        "cloudfront",
-        endpoint_url=aws_stack.cloudfront_url,
-        region_name=stack.REGION,
-        config=Config(parameter_validation=False),
-    )
+    return unchecked_client(aws_stack.cloudfront_url)
 
 
 def _code(cf: Any, name: str, stage: str) -> str:
     return cf.get_function(Name=name, Stage=stage)["FunctionCode"].read().decode()
+
+
+def _new_function(cf: Any) -> tuple[str, str]:
+    """A fresh function with the test rewrite in DEVELOPMENT: its name and ETag."""
+    name = unique("fn")
+    created = cf.create_function(
+        Name=name, FunctionConfig=FUNCTION_CONFIG, FunctionCode=REWRITE_JS.encode()
+    )
+    return name, created["ETag"]
 
 
 def _error(exc: pytest.ExceptionInfo[ClientError]) -> tuple[str, int]:
@@ -61,7 +36,7 @@ def _error(exc: pytest.ExceptionInfo[ClientError]) -> tuple[str, int]:
 def test_lifecycle_keeps_development_and_live_apart_with_their_own_etags(cf: Any) -> None:
     name = unique("fn")
     created = cf.create_function(
-        Name=name, FunctionConfig=CONFIG, FunctionCode=b"// v1\n" + REWRITE_JS.encode()
+        Name=name, FunctionConfig=FUNCTION_CONFIG, FunctionCode=b"// v1\n" + REWRITE_JS.encode()
     )
     dev_etag = created["ETag"]
     summary = created["FunctionSummary"]
@@ -83,7 +58,7 @@ def test_lifecycle_keeps_development_and_live_apart_with_their_own_etags(cf: Any
     # A stale ETag is refused, and changes nothing.
     with pytest.raises(cf.exceptions.PreconditionFailed) as exc:
         cf.update_function(
-            Name=name, IfMatch="E0000000000000", FunctionConfig=CONFIG, FunctionCode=b"x"
+            Name=name, IfMatch="E0000000000000", FunctionConfig=FUNCTION_CONFIG, FunctionCode=b"x"
         )
     assert _error(exc) == ("PreconditionFailed", 412)
     assert _code(cf, name, "DEVELOPMENT").startswith("// v1")
@@ -91,7 +66,7 @@ def test_lifecycle_keeps_development_and_live_apart_with_their_own_etags(cf: Any
     updated = cf.update_function(
         Name=name,
         IfMatch=dev_etag,
-        FunctionConfig=CONFIG,
+        FunctionConfig=FUNCTION_CONFIG,
         FunctionCode=b"// v2\n" + REWRITE_JS.encode(),
     )
     assert updated["ETag"] != dev_etag
@@ -111,7 +86,7 @@ def test_lifecycle_keeps_development_and_live_apart_with_their_own_etags(cf: Any
     cf.update_function(
         Name=name,
         IfMatch=updated["ETag"],
-        FunctionConfig=CONFIG,
+        FunctionConfig=FUNCTION_CONFIG,
         FunctionCode=b"// v3\n" + REWRITE_JS.encode(),
     )
     assert _code(cf, name, "DEVELOPMENT").startswith("// v3")
@@ -131,12 +106,13 @@ def test_lifecycle_keeps_development_and_live_apart_with_their_own_etags(cf: Any
 
 
 def test_missing_if_match_is_invalid_if_match_version(cf: Any, unchecked_cf: Any) -> None:
-    name = unique("fn")
-    cf.create_function(Name=name, FunctionConfig=CONFIG, FunctionCode=REWRITE_JS.encode())
+    name, _ = _new_function(cf)
     calls = [
-        lambda: unchecked_cf.update_function(Name=name, FunctionConfig=CONFIG, FunctionCode=b"x"),
+        lambda: unchecked_cf.update_function(
+            Name=name, FunctionConfig=FUNCTION_CONFIG, FunctionCode=b"x"
+        ),
         lambda: unchecked_cf.publish_function(Name=name),
-        lambda: unchecked_cf.test_function(Name=name, EventObject=_event("/")),
+        lambda: unchecked_cf.test_function(Name=name, EventObject=viewer_event("/")),
         lambda: unchecked_cf.delete_function(Name=name),
     ]
     for call in calls:
@@ -146,11 +122,8 @@ def test_missing_if_match_is_invalid_if_match_version(cf: Any, unchecked_cf: Any
 
 
 def test_test_function_returns_output_logs_and_compute_utilization(cf: Any) -> None:
-    name = unique("fn")
-    etag = cf.create_function(Name=name, FunctionConfig=CONFIG, FunctionCode=REWRITE_JS.encode())[
-        "ETag"
-    ]
-    result = cf.test_function(Name=name, IfMatch=etag, EventObject=_event("/track/abc"))[
+    name, etag = _new_function(cf)
+    result = cf.test_function(Name=name, IfMatch=etag, EventObject=viewer_event("/track/abc"))[
         "TestResult"
     ]
     output = json.loads(result["FunctionOutput"])
@@ -163,35 +136,30 @@ def test_test_function_returns_output_logs_and_compute_utilization(cf: Any) -> N
 
 
 def test_test_function_reports_a_throw_as_an_error_message(cf: Any) -> None:
-    name = unique("fn")
-    etag = cf.create_function(Name=name, FunctionConfig=CONFIG, FunctionCode=REWRITE_JS.encode())[
-        "ETag"
+    name, etag = _new_function(cf)
+    result = cf.test_function(Name=name, IfMatch=etag, EventObject=viewer_event("/boom"))[
+        "TestResult"
     ]
-    result = cf.test_function(Name=name, IfMatch=etag, EventObject=_event("/boom"))["TestResult"]
     assert "rewrite failed on purpose" in result["FunctionErrorMessage"]
     assert "FunctionOutput" not in result or not result["FunctionOutput"]
     assert 0 <= int(result["ComputeUtilization"]) <= 100
 
 
 def test_test_function_on_live_takes_the_live_etag(cf: Any) -> None:
-    name = unique("fn")
-    dev = cf.create_function(Name=name, FunctionConfig=CONFIG, FunctionCode=REWRITE_JS.encode())[
-        "ETag"
-    ]
+    name, dev = _new_function(cf)
     cf.publish_function(Name=name, IfMatch=dev)
     live = cf.describe_function(Name=name, Stage="LIVE")["ETag"]
     with pytest.raises(cf.exceptions.PreconditionFailed):
-        cf.test_function(Name=name, IfMatch=dev, Stage="LIVE", EventObject=_event("/book/x"))
-    result = cf.test_function(Name=name, IfMatch=live, Stage="LIVE", EventObject=_event("/book/x"))
+        cf.test_function(Name=name, IfMatch=dev, Stage="LIVE", EventObject=viewer_event("/book/x"))
+    result = cf.test_function(
+        Name=name, IfMatch=live, Stage="LIVE", EventObject=viewer_event("/book/x")
+    )
     assert json.loads(result["TestResult"]["FunctionOutput"])["request"]["uri"] == "/index.html"
     assert result["TestResult"]["FunctionSummary"]["FunctionMetadata"]["Stage"] == "LIVE"
 
 
 def test_test_function_refuses_an_event_that_is_not_json(cf: Any) -> None:
-    name = unique("fn")
-    etag = cf.create_function(Name=name, FunctionConfig=CONFIG, FunctionCode=REWRITE_JS.encode())[
-        "ETag"
-    ]
+    name, etag = _new_function(cf)
     with pytest.raises(cf.exceptions.InvalidArgument):
         cf.test_function(Name=name, IfMatch=etag, EventObject=b"{not json")
 
@@ -200,21 +168,26 @@ def test_code_over_10_kb_is_refused_on_create_and_update(cf: Any) -> None:
     at_limit = ("//" + "x" * (10 * 1024 - 3) + "\n").encode()
     assert len(at_limit) == 10 * 1024
     name = unique("fn")
-    etag = cf.create_function(Name=name, FunctionConfig=CONFIG, FunctionCode=at_limit)["ETag"]
+    etag = cf.create_function(Name=name, FunctionConfig=FUNCTION_CONFIG, FunctionCode=at_limit)[
+        "ETag"
+    ]
     with pytest.raises(cf.exceptions.FunctionSizeLimitExceeded) as exc:
         cf.update_function(
-            Name=name, IfMatch=etag, FunctionConfig=CONFIG, FunctionCode=at_limit + b" "
+            Name=name, IfMatch=etag, FunctionConfig=FUNCTION_CONFIG, FunctionCode=at_limit + b" "
         )
     assert _error(exc) == ("FunctionSizeLimitExceeded", 413)
     with pytest.raises(cf.exceptions.FunctionSizeLimitExceeded):
-        cf.create_function(Name=unique("fn"), FunctionConfig=CONFIG, FunctionCode=at_limit + b" ")
+        cf.create_function(
+            Name=unique("fn"), FunctionConfig=FUNCTION_CONFIG, FunctionCode=at_limit + b" "
+        )
 
 
 def test_a_second_function_with_the_same_name_is_refused(cf: Any) -> None:
-    name = unique("fn")
-    cf.create_function(Name=name, FunctionConfig=CONFIG, FunctionCode=REWRITE_JS.encode())
+    name, _ = _new_function(cf)
     with pytest.raises(cf.exceptions.FunctionAlreadyExists) as exc:
-        cf.create_function(Name=name, FunctionConfig=CONFIG, FunctionCode=REWRITE_JS.encode())
+        cf.create_function(
+            Name=name, FunctionConfig=FUNCTION_CONFIG, FunctionCode=REWRITE_JS.encode()
+        )
     assert _error(exc) == ("FunctionAlreadyExists", 409)
 
 
@@ -226,4 +199,4 @@ def test_unknown_runtime_and_bad_names_are_invalid_arguments(cf: Any) -> None:
             FunctionCode=REWRITE_JS.encode(),
         )
     with pytest.raises(cf.exceptions.InvalidArgument):
-        cf.create_function(Name="has space", FunctionConfig=CONFIG, FunctionCode=b"x")
+        cf.create_function(Name="has space", FunctionConfig=FUNCTION_CONFIG, FunctionCode=b"x")

@@ -8,12 +8,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from cloudfront_support import distribution_config, remove_distribution, unique
-
-
-@pytest.fixture
-def cf(aws_stack: Any) -> Any:
-    return aws_stack.client("cloudfront")
+from cloudfront_support import (
+    distribution_config,
+    invalidation_batch,
+    remove_distribution,
+    unique,
+    wait_completed,
+)
 
 
 @pytest.fixture
@@ -25,13 +26,9 @@ def dist_id(cf: Any) -> Any:
     remove_distribution(cf, dist_id)
 
 
-def _batch(ref: str, *paths: str) -> dict[str, Any]:
-    return {"CallerReference": ref, "Paths": {"Quantity": len(paths), "Items": list(paths)}}
-
-
 def test_in_progress_then_completed_with_botocores_waiter(cf: Any, dist_id: str) -> None:
     created = cf.create_invalidation(
-        DistributionId=dist_id, InvalidationBatch=_batch(unique("ref"), "/*")
+        DistributionId=dist_id, InvalidationBatch=invalidation_batch("/*")
     )
     inv = created["Invalidation"]
     assert inv["Status"] == "InProgress"
@@ -43,9 +40,7 @@ def test_in_progress_then_completed_with_botocores_waiter(cf: Any, dist_id: str)
     )
     assert cf.get_distribution(Id=dist_id)["Distribution"]["InProgressInvalidationBatches"] == 1
 
-    cf.get_waiter("invalidation_completed").wait(
-        DistributionId=dist_id, Id=inv["Id"], WaiterConfig={"Delay": 1, "MaxAttempts": 10}
-    )
+    wait_completed(cf, dist_id, inv["Id"])
 
     done = cf.get_invalidation(DistributionId=dist_id, Id=inv["Id"])["Invalidation"]
     assert done["Status"] == "Completed"
@@ -60,10 +55,10 @@ def test_same_caller_reference_same_paths_returns_the_same_invalidation(
 ) -> None:
     ref = unique("ref")
     first = cf.create_invalidation(
-        DistributionId=dist_id, InvalidationBatch=_batch(ref, "/a", "/b")
+        DistributionId=dist_id, InvalidationBatch=invalidation_batch("/a", "/b", ref=ref)
     )
     again = cf.create_invalidation(
-        DistributionId=dist_id, InvalidationBatch=_batch(ref, "/b", "/a")
+        DistributionId=dist_id, InvalidationBatch=invalidation_batch("/b", "/a", ref=ref)
     )
     assert again["Invalidation"]["Id"] == first["Invalidation"]["Id"]
     assert len(cf.list_invalidations(DistributionId=dist_id)["InvalidationList"]["Items"]) == 1
@@ -71,9 +66,13 @@ def test_same_caller_reference_same_paths_returns_the_same_invalidation(
 
 def test_same_caller_reference_other_paths_is_refused(cf: Any, dist_id: str) -> None:
     ref = unique("ref")
-    cf.create_invalidation(DistributionId=dist_id, InvalidationBatch=_batch(ref, "/a"))
+    cf.create_invalidation(
+        DistributionId=dist_id, InvalidationBatch=invalidation_batch("/a", ref=ref)
+    )
     with pytest.raises(cf.exceptions.ClientError) as exc:
-        cf.create_invalidation(DistributionId=dist_id, InvalidationBatch=_batch(ref, "/a", "/c"))
+        cf.create_invalidation(
+            DistributionId=dist_id, InvalidationBatch=invalidation_batch("/a", "/c", ref=ref)
+        )
     assert exc.value.response["Error"]["Code"] == "InvalidationBatchAlreadyExists"
     assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 409
 
@@ -83,7 +82,9 @@ def test_unknown_ids_are_named_errors(cf: Any, dist_id: str) -> None:
         cf.get_invalidation(DistributionId=dist_id, Id="I0000000000000")
     assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
     with pytest.raises(cf.exceptions.NoSuchDistribution):
-        cf.create_invalidation(DistributionId="E0000000000000", InvalidationBatch=_batch("r", "/a"))
+        cf.create_invalidation(
+            DistributionId="E0000000000000", InvalidationBatch=invalidation_batch("/a", ref="r")
+        )
     with pytest.raises(cf.exceptions.NoSuchDistribution):
         cf.list_invalidations(DistributionId="E0000000000000")
 
@@ -92,23 +93,21 @@ def test_paths_follow_cloudfronts_rules(cf: Any, dist_id: str) -> None:
     for bad in ("/a*/b", "no-slash"):
         with pytest.raises(cf.exceptions.InvalidArgument):
             cf.create_invalidation(
-                DistributionId=dist_id, InvalidationBatch=_batch(unique("r"), bad)
+                DistributionId=dist_id, InvalidationBatch=invalidation_batch(bad)
             )
-    batch = _batch(unique("r"), "/a")
+    batch = invalidation_batch("/a")
     batch["Paths"]["Quantity"] = 3
     with pytest.raises(cf.exceptions.InconsistentQuantities):
         cf.create_invalidation(DistributionId=dist_id, InvalidationBatch=batch)
     many = [f"/p{i}" for i in range(3001)]
     with pytest.raises(cf.exceptions.BatchTooLarge):
-        cf.create_invalidation(DistributionId=dist_id, InvalidationBatch=_batch(unique("r"), *many))
+        cf.create_invalidation(DistributionId=dist_id, InvalidationBatch=invalidation_batch(*many))
 
 
 def test_wildcard_invalidations_in_progress_are_limited_to_15(cf: Any, dist_id: str) -> None:
     for i in range(15):
         cf.create_invalidation(
-            DistributionId=dist_id, InvalidationBatch=_batch(unique("r"), f"/w{i}/*")
+            DistributionId=dist_id, InvalidationBatch=invalidation_batch(f"/w{i}/*")
         )
     with pytest.raises(cf.exceptions.TooManyInvalidationsInProgress):
-        cf.create_invalidation(
-            DistributionId=dist_id, InvalidationBatch=_batch(unique("r"), "/x/*")
-        )
+        cf.create_invalidation(DistributionId=dist_id, InvalidationBatch=invalidation_batch("/x/*"))

@@ -20,10 +20,14 @@ from cloudfront_support import (
     distribution_config,
     edge_url,
     fetch,
+    invalidation_batch,
     private_cloudfront,
     published_function,
     unique,
+    wait_completed,
 )
+
+from localaws.bootstrap import ALL_VIEWER_EXCEPT_HOST
 
 ALIAS = "edge-test.example"
 
@@ -95,9 +99,7 @@ def test_all_viewer_except_host_sends_the_origins_own_host(
 ) -> None:
     cf = cloudfront.client()
     config = distribution_config("no-bucket", with_api=True)
-    config["CacheBehaviors"]["Items"][0]["OriginRequestPolicyId"] = (
-        "b689b0a8-53d0-40ab-baf2-68738e2966ac"  # AWS's managed AllViewerExceptHostHeader
-    )
+    config["CacheBehaviors"]["Items"][0]["OriginRequestPolicyId"] = ALL_VIEWER_EXCEPT_HOST
     dist_id = cf.create_distribution(DistributionConfig=config)["Distribution"]["Id"]
     answer = fetch(edge_url(cloudfront.url, dist_id) + "/api/echo", headers={"Authorization": "x"})
     headers = answer.json()["event"]["headers"]
@@ -141,17 +143,9 @@ def test_an_api_404_is_cached_until_invalidated_even_with_caching_disabled(
     stale = fetch(site["url"] + path)
     assert (stale.status, stale.x_cache) == (404, "Error from cloudfront")
     assert "Age" in stale.headers
-    cf = site["cf"]
-    inv = cf.create_invalidation(
-        DistributionId=site["dist_id"],
-        InvalidationBatch={
-            "CallerReference": unique("inv"),
-            "Paths": {"Quantity": 1, "Items": [path]},
-        },
-    )["Invalidation"]
-    cf.get_waiter("invalidation_completed").wait(
-        DistributionId=site["dist_id"], Id=inv["Id"], WaiterConfig={"Delay": 1, "MaxAttempts": 10}
-    )
+    cf, dist_id = site["cf"], site["dist_id"]
+    inv = cf.create_invalidation(DistributionId=dist_id, InvalidationBatch=invalidation_batch(path))
+    wait_completed(cf, dist_id, inv["Invalidation"]["Id"])
     assert fetch(site["url"] + path).json() == {"job": job, "found": True}
 
 

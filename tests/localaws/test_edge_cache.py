@@ -18,9 +18,12 @@ from cloudfront_support import (
     distribution_config,
     edge_url,
     fetch,
+    invalidation_batch,
+    legacy_behaviour,
     published_function,
     remove_distribution,
     unique,
+    wait_completed,
 )
 
 
@@ -43,20 +46,12 @@ class Site:
         return fetch(self.url + path, method=method)
 
     def invalidate(self, *paths: str, wait: bool = True) -> str:
-        inv = self.cf.create_invalidation(
-            DistributionId=self.dist_id,
-            InvalidationBatch={
-                "CallerReference": unique("inv"),
-                "Paths": {"Quantity": len(paths), "Items": list(paths)},
-            },
-        )["Invalidation"]
+        inv_id = self.cf.create_invalidation(
+            DistributionId=self.dist_id, InvalidationBatch=invalidation_batch(*paths)
+        )["Invalidation"]["Id"]
         if wait:
-            self.cf.get_waiter("invalidation_completed").wait(
-                DistributionId=self.dist_id,
-                Id=inv["Id"],
-                WaiterConfig={"Delay": 1, "MaxAttempts": 10},
-            )
-        return inv["Id"]
+            wait_completed(self.cf, self.dist_id, inv_id)
+        return inv_id
 
 
 def _make_site(aws_stack: Any, **config: Any) -> Site:
@@ -118,9 +113,7 @@ def test_old_content_is_served_until_the_invalidation_completes(site: Site) -> N
     assert status == "InProgress"
     assert site.get("/track/new").body == b"<html>shell v1</html>"
 
-    site.cf.get_waiter("invalidation_completed").wait(
-        DistributionId=site.dist_id, Id=inv_id, WaiterConfig={"Delay": 1, "MaxAttempts": 10}
-    )
+    wait_completed(site.cf, site.dist_id, inv_id)
     cured = site.get("/track/abc")
     assert (cured.body, cured.x_cache) == (b"<html>shell v2</html>", "Miss from cloudfront")
     assert site.get("/track/abc").x_cache == "Hit from cloudfront"
@@ -213,12 +206,7 @@ def test_query_strings_are_in_the_key_only_where_the_behaviour_says(
     site.get("/index.html?v=1")
     assert site.get("/index.html?v=2").x_cache == "Hit from cloudfront"
 
-    legacy = {
-        "ForwardedValues": {"QueryString": True, "Cookies": {"Forward": "none"}},
-        "MinTTL": 0,
-        "DefaultTTL": 60,
-        "MaxTTL": 600,
-    }
+    legacy = legacy_behaviour(query_string=True, default_ttl=60, max_ttl=600)
     keyed = _make_site(aws_stack, default_behaviour=legacy)
     try:
         assert keyed.get("/index.html?v=1").x_cache == "Miss from cloudfront"
@@ -229,13 +217,7 @@ def test_query_strings_are_in_the_key_only_where_the_behaviour_says(
 
 
 def test_ttls_come_from_cache_control_bounded_by_the_behaviour(aws_stack: Any) -> None:
-    legacy = {
-        "ForwardedValues": {"QueryString": False, "Cookies": {"Forward": "none"}},
-        "MinTTL": 0,
-        "DefaultTTL": 2,
-        "MaxTTL": 2,
-    }
-    site = _make_site(aws_stack, default_behaviour=legacy)
+    site = _make_site(aws_stack, default_behaviour=legacy_behaviour(default_ttl=2, max_ttl=2))
     try:
         site.put("site/long.html", "long", cache_control="max-age=3600")  # capped at MaxTTL 2 s
         site.put("site/never.html", "never", cache_control="no-store")
