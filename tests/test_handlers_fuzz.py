@@ -11,8 +11,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from qdn import config
+from qdn.jobs.booking import BookingRequest
 from qdn_api import settings as api_settings
-from qdn_api.app import handler
+from qdn_api.app import BOOK_PATH, JOBS_PATH, handler
 
 FUZZ = settings(
     max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
@@ -54,7 +55,7 @@ _JSON = st.recursive(
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner),
     max_leaves=12,
 )
-_FORM_KEYS = ["name", "phone", "email", "address", "service_date", "dumpster_size", "notes"]
+_FORM_KEYS = list(BookingRequest.model_fields)
 _FORMISH = st.dictionaries(st.sampled_from(_FORM_KEYS) | st.text(max_size=8), _JSON, max_size=8)
 
 
@@ -62,7 +63,7 @@ _FORMISH = st.dictionaries(st.sampled_from(_FORM_KEYS) | st.text(max_size=8), _J
 @given(st.one_of(st.text(max_size=200), _JSON.map(json.dumps), _FORMISH.map(json.dumps)))
 def test_any_booking_body(fuzz_api: tuple[Api, str], body: str) -> None:
     api, _ = fuzz_api
-    response = api.call("POST", config.API_PATH_PREFIX + "book", body=body)
+    response = api.call("POST", BOOK_PATH, body=body)
     payload = _assert_json_answer(response, {201, 400})
     if response["statusCode"] == 400:
         assert payload["error"] in {"invalid", "invalid_body"}
@@ -72,7 +73,7 @@ def test_any_booking_body(fuzz_api: tuple[Api, str], body: str) -> None:
 @given(st.text(max_size=60))
 def test_any_authorization_header(fuzz_api: tuple[Api, str], value: str) -> None:
     api, _ = fuzz_api
-    response = api.call("GET", config.API_PATH_PREFIX + "jobs", headers={"authorization": value})
+    response = api.call("GET", JOBS_PATH, headers={"authorization": value})
     _assert_json_answer(response, {401})
 
 

@@ -11,18 +11,13 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, Route, expect
 
+from qdn.jobs.booking import BOOKING_MESSAGES, BookingRequest
+
 pytestmark = pytest.mark.browser
 
-FIELDS = ("name", "phone", "email", "address", "service_date", "dumpster_size", "notes")
-MESSAGES = {
-    "name": "Enter your name.",
-    "phone": "Enter a phone number with 7 to 15 digits.",
-    "email": "Enter a valid email address, or leave it empty.",
-    "address": "Enter the delivery address (5 to 200 characters).",
-    "service_date": "Choose a service date from today up to a year ahead.",
-    "dumpster_size": "Choose a dumpster size.",
-    "notes": "Keep notes under 500 characters.",
-}
+# The booking API's own field order and messages: the page must show exactly these.
+FIELDS = tuple(BookingRequest.model_fields)
+MESSAGES = BOOKING_MESSAGES
 BOOK_UNREACHABLE = "We couldn't send your booking. Check your connection and try again."
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import secrets
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator
 
@@ -26,7 +26,8 @@ BOOKING_MESSAGES: dict[str, str] = {
 }
 UNKNOWN_FIELD_MESSAGE = "This field is not part of the booking form."
 
-DUMPSTER_SIZES = ("10", "15", "20", "30")  # cubic yards, the sizes the fleet has
+DumpsterSize = Literal["10", "15", "20", "30"]  # cubic yards, the sizes the fleet has
+DUMPSTER_SIZES: tuple[str, ...] = get_args(DumpsterSize)
 NAME_MAX = 100
 ADDRESS_MIN, ADDRESS_MAX = 5, 200  # 5: the shortest real street line ("1 A St")
 NOTES_MAX = 500
@@ -48,9 +49,8 @@ def _fail(field: str) -> ValueError:
     return ValueError(BOOKING_MESSAGES[field])
 
 
-class BookingRequest(BaseModel):
-    """A booking as submitted. Validate with ``context={"today": date}`` to pin "today" (tests);
-    without it, today is the current UTC date."""
+class _BookingFields(BaseModel):
+    """The form's fields, in the form's order: what a customer submits and a booking stores."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -59,8 +59,13 @@ class BookingRequest(BaseModel):
     email: str | None = None
     address: str
     service_date: date
-    dumpster_size: Literal["10", "15", "20", "30"]
+    dumpster_size: DumpsterSize
     notes: str | None = None
+
+
+class BookingRequest(_BookingFields):
+    """A booking as submitted. Validate with ``context={"today": date}`` to pin "today" (tests);
+    without it, today is the current UTC date."""
 
     @field_validator("name", mode="before")
     @classmethod
@@ -153,25 +158,18 @@ def new_booking_id() -> str:
     return "BK-" + "".join(secrets.choice(_ID_ALPHABET) for _ in range(_ID_LENGTH))
 
 
-class Booking(BaseModel):
-    """A booking as stored in ``data/bookings/<id>.json``: the request plus when it came in.
+class Booking(_BookingFields):
+    """A booking as stored in ``data/bookings/<id>.json``: the request plus its id and when it
+    came in. The form's rules are not run again: the request already passed them, and a stored
+    booking's date may lie in the past by the time someone reads it.
 
     Dispatch turns a booking into a job by hand (price and date confirmed on the phone), so the
     booking never touches ``jobs.json``.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
     schema_version: Literal[1] = 1
     id: str
     received_at: datetime
-    name: str
-    phone: str
-    email: str | None = None
-    address: str
-    service_date: date
-    dumpster_size: Literal["10", "15", "20", "30"]
-    notes: str | None = None
 
     @field_validator("id")
     @classmethod
