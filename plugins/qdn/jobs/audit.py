@@ -22,7 +22,7 @@ from typing import Any, Literal
 from botocore.exceptions import ClientError
 
 from qdn import config
-from qdn.jobs.model import Job, JobStatus, redact_token
+from qdn.jobs.model import Job, JobStatus, iso_utc, redact_token
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +115,7 @@ class AuditEvent:
                 "idempotency_key": self.idempotency_key,
                 "status": self.status.value,
                 "jobs_etag": self.jobs_etag,
-                "at": self.at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+                "at": iso_utc(self.at),
             },
             sort_keys=True,
         )

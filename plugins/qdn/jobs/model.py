@@ -50,6 +50,7 @@ __all__ = [
     "StatusChange",
     "booking_field_errors",
     "describe_validation_error",
+    "iso_utc",
     "new_job_id",
     "new_token",
     "redact_token",
@@ -342,10 +343,10 @@ class Job(_Strict):
             "location": self.location.street,
             "customer_name": self.customer.name,
             "history": [
-                {"status": c.status.value, "label": c.status.label, "at": _iso(c.at)}
+                {"status": c.status.value, "label": c.status.label, "at": iso_utc(c.at)}
                 for c in self.history
             ],
-            "updated_at": _iso(self.updated_at),
+            "updated_at": iso_utc(self.updated_at),
         }
 
     def dashboard_view(self) -> dict[str, Any]:
@@ -370,7 +371,8 @@ def _allowed_text(status: JobStatus) -> str:
     return f"from {status.value} it can go to: {names}"
 
 
-def _iso(value: datetime) -> str:
+def iso_utc(value: datetime) -> str:
+    """A time as the API and the audit log show it: UTC, ISO 8601, ``Z`` for the zone."""
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 

@@ -14,6 +14,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
+from qdn import config
 from qdn.jobs.booking import Booking, BookingRequest, booking_field_errors, new_booking_id
 from qdn_api import settings
 from qdn_api.payload import Request, json_response
@@ -77,7 +78,7 @@ def book(request: Request, *, now: datetime | None = None) -> dict[str, Any]:
 
 def _store(booking: Booking) -> bool | None:
     """True when written, False when the key already existed, None when S3 failed."""
-    key = f"{settings.bookings_prefix()}{booking.id}.json"
+    key = f"{config.BOOKINGS_PREFIX}{booking.id}.json"
     try:
         settings.s3_client().put_object(
             Bucket=settings.bucket(),

@@ -11,13 +11,12 @@ import hmac
 import logging
 from typing import Any
 
+from qdn.headers import PRIVATE_CACHE_CONTROL as CACHE
 from qdn_api import settings
 from qdn_api.jobs_store import STORE, JobsUnavailable
 from qdn_api.payload import Request, json_response
 
 log = logging.getLogger(__name__)
-
-CACHE = "private, no-store"
 
 # A key shorter than this is guessable; such a configuration turns the dashboard off (and says so
 # in the log) instead of protecting customer data with it. 16 characters of a random key are

@@ -20,6 +20,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from qdn import config
 from qdn.jobs.model import JobsDocument, JobsDocumentError
 from qdn_api import settings
 
@@ -45,7 +46,7 @@ class JobsStore:
 
     def document(self) -> JobsDocument:
         bucket = settings.bucket()
-        key = settings.jobs_key()
+        key = config.JOBS_KEY
         cached = self._loaded if self._loaded and self._loaded.bucket == bucket else None
         request: dict[str, Any] = {"Bucket": bucket, "Key": key}
         if cached is not None:

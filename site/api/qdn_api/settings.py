@@ -1,4 +1,4 @@
-"""Where the API finds its bucket and keys, and its one S3 client.
+"""Where the API finds its bucket and dispatcher key, and its one S3 client.
 
 The client is built once per process and reused while the Lambda environment is warm. boto3
 reads ``AWS_ENDPOINT_URL`` / ``AWS_ENDPOINT_URL_S3`` itself, which is how the local stack points
@@ -33,14 +33,6 @@ _client: Any = None
 
 def bucket() -> str:
     return os.environ.get(BUCKET_ENV) or config.BUCKET
-
-
-def jobs_key() -> str:
-    return config.JOBS_KEY
-
-
-def bookings_prefix() -> str:
-    return config.BOOKINGS_PREFIX
 
 
 def dashboard_key() -> str | None:
