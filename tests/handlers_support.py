@@ -22,6 +22,21 @@ from qdn_api.jobs_store import STORE
 
 NOW = datetime(2025, 6, 1, 9, 30, tzinfo=UTC)
 
+# All a customer's tracking link may reveal of a job. Written out rather than taken from the
+# model, so that making one more field public takes a deliberate change here.
+PUBLIC_FIELDS = frozenset(
+    {
+        "reference",
+        "status",
+        "status_label",
+        "service_date",
+        "location",
+        "customer_name",
+        "history",
+        "updated_at",
+    }
+)
+
 
 def event(
     method: str,

@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 
 import pytest
-from handlers_support import Api, api_fixture, body_of, future  # noqa: F401 (a fixture)
+from handlers_support import Api, api_fixture, body_of, event, future  # noqa: F401 (a fixture)
 
 from qdn import config
 from qdn.jobs.booking import BOOKING_MESSAGES
 from qdn_api import book
-
-BOOK = config.API_PATH_PREFIX + "book"
+from qdn_api.app import BOOK_PATH as BOOK
+from qdn_api.app import handler
 
 
 def _form(**changes: object) -> dict:
@@ -103,10 +103,6 @@ def test_oversized_and_undecodable_bodies_are_400(api: Api) -> None:
     assert body_of(_post(api, big))["error"] == "invalid_body"
     event_body = api.call("POST", BOOK, body=None)
     assert event_body["statusCode"] == 400
-    from handlers_support import event
-
-    from qdn_api.app import handler
-
     broken = event("POST", BOOK, body="!!notbase64!!")
     broken["isBase64Encoded"] = True
     assert body_of(handler(broken, None))["error"] == "invalid_body"

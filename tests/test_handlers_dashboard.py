@@ -7,10 +7,9 @@ from datetime import date
 import pytest
 from handlers_support import Api, api_fixture, body_of, new_job  # noqa: F401 (a fixture)
 
-from qdn import config
 from qdn_api import settings
+from qdn_api.app import JOBS_PATH as JOBS
 
-JOBS = config.API_PATH_PREFIX + "jobs"
 KEY = "k3y-for-the-dispatcher-0123456789"
 
 

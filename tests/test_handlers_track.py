@@ -6,22 +6,19 @@ import json
 import logging
 
 import pytest
-from handlers_support import Api, api_fixture, body_of, new_job  # noqa: F401 (a fixture)
+from handlers_support import (  # noqa: F401 (a fixture)
+    PUBLIC_FIELDS,
+    Api,
+    api_fixture,
+    body_of,
+    new_job,
+)
 
 from qdn import config
 from qdn.jobs.model import JobStatus
+from qdn_api import settings
 
 TRACK = config.TRACK_API_PREFIX
-PUBLIC_FIELDS = {
-    "reference",
-    "status",
-    "status_label",
-    "service_date",
-    "location",
-    "customer_name",
-    "history",
-    "updated_at",
-}
 
 
 def test_found_job_shows_only_public_fields(api: Api) -> None:
@@ -129,13 +126,11 @@ def test_any_unreadable_document_is_503(api: Api, content: bytes) -> None:
 
 def test_missing_jobs_json_or_bucket_is_503(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
     assert api.call("GET", TRACK + "A" * 32)["statusCode"] == 503
-    monkeypatch.setenv("QDN_BUCKET", "no-such-bucket-qdn")
+    monkeypatch.setenv(settings.BUCKET_ENV, "no-such-bucket-qdn")
     assert api.call("GET", TRACK + "A" * 32)["statusCode"] == 503
 
 
 def test_unreachable_s3_is_503(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
-    from qdn_api import settings
-
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # discard port: refused
     settings.reset()
     response = api.call("GET", TRACK + "A" * 32)

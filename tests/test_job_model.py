@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
+from handlers_support import PUBLIC_FIELDS
 from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
@@ -154,16 +155,7 @@ def test_impossible_transitions_say_from_to_and_what_is_allowed() -> None:
 def test_public_view_has_only_the_public_fields() -> None:
     job = _job().transition(JobStatus.picked_up, at=NOW + timedelta(hours=2))
     view = job.public_view()
-    assert set(view) == {
-        "reference",
-        "status",
-        "status_label",
-        "service_date",
-        "location",
-        "customer_name",
-        "history",
-        "updated_at",
-    }
+    assert set(view) == PUBLIC_FIELDS
     assert view["reference"] == job.id
     assert view["status"] == "picked_up" and view["status_label"] == "Picked up"
     assert view["service_date"] == "2025-06-10"

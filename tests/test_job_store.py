@@ -123,6 +123,13 @@ def _on(client: Any, event: str, handler: Callable[..., Any]) -> None:
     client.meta.events.register(event, handler)
 
 
+def _crash_on(client: Any, event: str, why: str) -> None:
+    def die(**_: Any) -> None:
+        raise Crash(why)
+
+    _on(client, event, die)
+
+
 def _count_calls(*clients: Any) -> list[str]:
     calls: list[str] = []
     for client in clients:
@@ -330,11 +337,7 @@ def test_a_starved_writer_gives_up_and_leaves_the_document_intact(env: Env) -> N
 
 def test_a_crash_between_the_s3_write_and_the_audit_then_a_retry_makes_one_job(env: Env) -> None:
     logs = env.client("logs")
-
-    def die(**_: Any) -> None:
-        raise Crash("worker died after writing jobs.json")
-
-    _on(logs, "before-call.logs.PutLogEvents", die)
+    _crash_on(logs, "before-call.logs.PutLogEvents", "worker died after writing jobs.json")
     with pytest.raises(Crash):
         env.store(logs=logs).create(JOB, idempotency_key="run-7/upload_job")
     [written] = env.document().jobs
@@ -352,11 +355,7 @@ def test_a_crash_between_the_s3_write_and_the_audit_then_a_retry_makes_one_job(e
 
 def test_a_crash_after_the_audit_then_a_retry_writes_no_second_event(env: Env) -> None:
     logs = env.client("logs")
-
-    def die(**_: Any) -> None:
-        raise Crash("worker died before returning")
-
-    _on(logs, "after-call.logs.PutLogEvents", die)
+    _crash_on(logs, "after-call.logs.PutLogEvents", "worker died before returning")
     with pytest.raises(Crash):
         env.store(logs=logs).create(JOB, idempotency_key="run-8/upload_job")
 
@@ -438,11 +437,7 @@ def test_status_changes_follow_the_allowed_transitions_once_per_key(env: Env) ->
 def test_a_status_change_retried_after_a_crash_is_applied_and_audited_once(env: Env) -> None:
     created = env.store().create({**JOB, "status": "booked"}, idempotency_key="run-1/upload_job")
     logs = env.client("logs")
-
-    def die(**_: Any) -> None:
-        raise Crash("worker died")
-
-    _on(logs, "before-call.logs.PutLogEvents", die)
+    _crash_on(logs, "before-call.logs.PutLogEvents", "worker died")
     with pytest.raises(Crash):
         env.store(logs=logs).update_status(created.job.id, "delivered", idempotency_key="d-1")
 
