@@ -90,6 +90,21 @@
     return node;
   }
 
+  // A message box for the customer: "warn" and "error" are announced at once, "info" politely.
+  function notice(kind, message, retry) {
+    var box = el("div", "notice notice-" + kind);
+    box.setAttribute("role", kind === "info" ? "status" : "alert");
+    box.appendChild(el("p", "notice-text", message));
+    if (retry) {
+      var button = el("button", "button button-primary", "Retry");
+      button.type = "button";
+      button.setAttribute("data-retry", "");
+      button.addEventListener("click", retry);
+      box.appendChild(button);
+    }
+    return box;
+  }
+
   function cloneTemplate(id) {
     return document.getElementById(id).content.cloneNode(true);
   }
@@ -110,37 +125,34 @@
     return main;
   }
 
+  // In the viewer's own locale; a browser without Intl support gets the fallback text instead.
+  function localized(when, options, fallback) {
+    try {
+      return new Intl.DateTimeFormat(undefined, options).format(when);
+    } catch (e) {
+      return fallback;
+    }
+  }
+
   function formatDate(isoDate) {
     var m = DATE_RE.exec(str(isoDate));
     if (!m) return str(isoDate);
     var when = new Date(Date.UTC(+m[1], +m[2] - 1, +m[3]));
-    try {
-      return new Intl.DateTimeFormat(undefined, {
-        weekday: "long",
-        year: "numeric",
-        month: "long",
-        day: "numeric",
-        timeZone: "UTC",
-      }).format(when);
-    } catch (e) {
-      return str(isoDate);
-    }
+    return localized(
+      when,
+      { weekday: "long", year: "numeric", month: "long", day: "numeric", timeZone: "UTC" },
+      str(isoDate)
+    );
   }
 
   function formatDateTime(iso) {
     var when = new Date(str(iso));
     if (isNaN(when.getTime())) return str(iso);
-    try {
-      return new Intl.DateTimeFormat(undefined, {
-        year: "numeric",
-        month: "short",
-        day: "numeric",
-        hour: "numeric",
-        minute: "2-digit",
-      }).format(when);
-    } catch (e) {
-      return when.toISOString();
-    }
+    return localized(
+      when,
+      { year: "numeric", month: "short", day: "numeric", hour: "numeric", minute: "2-digit" },
+      when.toISOString()
+    );
   }
 
   function formatPrice(price, currency) {
@@ -218,9 +230,10 @@
 
   function route() {
     var path = viewerPath();
-    if (path.indexOf("/track/") === 0 && tokenFromPath(path) !== "") {
+    var token = path.indexOf("/track/") === 0 ? tokenFromPath(path) : "";
+    if (token !== "") {
       markNav("track");
-      renderTrack(tokenFromPath(path));
+      renderTrack(token);
     } else if (path === "/book" || path.indexOf("/book/") === 0) {
       markNav("book");
       renderBook();
@@ -291,18 +304,9 @@
   }
 
   function trackMessage(result, kind, message, retry) {
-    var box = el("div", "notice " + (kind === "not_found" ? "notice-warn" : "notice-error"));
-    box.setAttribute("role", "alert");
-    var text = el("p", "notice-text", message);
-    text.setAttribute("data-track-error", kind);
-    box.appendChild(text);
-    if (retry) {
-      var button = el("button", "button button-primary", "Retry");
-      button.type = "button";
-      button.setAttribute("data-retry", "");
-      button.addEventListener("click", retry);
-      box.appendChild(button);
-    } else {
+    var box = notice(kind === "not_found" ? "warn" : "error", message, retry);
+    box.querySelector(".notice-text").setAttribute("data-track-error", kind);
+    if (!retry) {
       var help = el("p", "notice-help");
       help.appendChild(document.createTextNode("Check the link in your confirmation message, or "));
       var home = el("a", "", "enter your tracking code again");
@@ -590,18 +594,7 @@
 
     function setStatus(kind, message, retry) {
       status.replaceChildren();
-      if (!message) return;
-      var box = el("div", "notice " + (kind === "error" ? "notice-error" : "notice-info"));
-      box.setAttribute("role", kind === "error" ? "alert" : "status");
-      box.appendChild(el("p", "notice-text", message));
-      if (retry) {
-        var button = el("button", "button button-primary", "Retry");
-        button.type = "button";
-        button.setAttribute("data-retry", "");
-        button.addEventListener("click", retry);
-        box.appendChild(button);
-      }
-      status.appendChild(box);
+      if (message) status.appendChild(notice(kind === "error" ? "error" : "info", message, retry));
     }
 
     // Nothing of a customer may stay on screen once the key is gone or refused.
