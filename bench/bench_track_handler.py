@@ -106,8 +106,8 @@ def main() -> int:
         cfg = stack.StackConfig.with_free_ports(Path(state))
         stack.start(cfg, services=("moto",))
         try:
-            env = {**os.environ, **stack.aws_env(cfg)}
-            os.environ.update(stack.aws_env(cfg))
+            os.environ.update(stack.aws_env(cfg))  # this process's handler, and the fresh one's
+            env = dict(os.environ)
             import boto3
 
             s3 = boto3.client("s3", endpoint_url=cfg.moto_url, region_name=stack.REGION)

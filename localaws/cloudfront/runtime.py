@@ -342,9 +342,13 @@ def _compile(code: str) -> _Compiled | str:
     )
 
 
+def _cache_key(code: str) -> str:
+    return hashlib.sha256(code.encode("utf-8")).hexdigest()
+
+
 def _compiled_for(code: str) -> _Compiled | str:
     """The cached context for this code, compiling it on first use; or why it cannot load."""
-    key = hashlib.sha256(code.encode("utf-8")).hexdigest()
+    key = _cache_key(code)
     with _CACHE_LOCK:
         compiled = _CACHE.get(key)
         if compiled is not None:
@@ -366,9 +370,8 @@ def _check_on_engine_thread(code: str) -> str | None:
 
 
 def _discard(code: str) -> None:
-    key = hashlib.sha256(code.encode("utf-8")).hexdigest()
     with _CACHE_LOCK:
-        _CACHE.pop(key, None)
+        _CACHE.pop(_cache_key(code), None)
 
 
 def _utilization(cpu_ns: int) -> int:
