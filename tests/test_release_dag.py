@@ -13,6 +13,7 @@ import pytest
 from localaws.airflow_local import task_result
 from localaws.demo import changed_site
 from qdn import config, staging
+from qdn.release_manifest import read_manifest
 from qdn.smoke import http_get
 
 pytestmark = pytest.mark.airflow
@@ -134,10 +135,16 @@ def test_release_happy_path(release_dag, airflow_env, tmp_path):
     for alias in config.DISTRIBUTION_ALIASES:
         shell = http_get(f"{stack.edge_url(alias)}/track/{job.token}")
         assert shell.status == 200 and build_id.encode() in shell.body
-    manifest = stack.client("s3").head_object(
-        Bucket=config.BUCKET, Key=f"{config.RELEASES_PREFIX}{dag_run.run_id}.json"
-    )
-    assert manifest["ContentLength"] > 0
+    stored = read_manifest(stack.client("s3"), config.BUCKET, dag_run.run_id)
+    assert stored is not None
+    manifest = stored.manifest
+    assert manifest.content.build_after == build_id
+    assert manifest.function.name == config.FUNCTION_NAME
+    assert [c.job_id for c in manifest.jobs.changes] == [job.id]
+    assert job.token not in stored.manifest.to_json_bytes().decode()
+    assert set(manifest.invalidations) == {
+        i["distribution_id"] for i in invalidated["invalidations"]
+    }
 
 
 def test_second_release_changes_only_the_new_job(release_dag, airflow_env, tmp_path):
@@ -298,3 +305,36 @@ def test_dry_run_changes_nothing(release_dag, airflow_env, tmp_path, capfd):
     assert bucket_versions(stack) == versions
     out = "".join(capfd.readouterr())
     assert "dry run: would" in out and "nothing copied" in out
+
+
+def test_changed_function_is_published_and_the_previous_code_kept(
+    release_dag, airflow_env, tmp_path, monkeypatch
+):
+    stack = airflow_env
+    cf = stack.client("cloudfront")
+    changed = tmp_path / "cf"
+    shutil.copytree(REPO_ROOT / "cf", changed)
+    js = changed / f"{config.FUNCTION_NAME}.js"
+    js.write_text(js.read_text() + "\n// harmless change: a comment\n")
+    monkeypatch.setenv("AIRFLOW_VAR_QDN_CF_DIR", str(changed))
+    before_code = cf.get_function(Name=config.FUNCTION_NAME, Stage="LIVE")["FunctionCode"].read()
+    before_etag = live_etag(stack)
+
+    dag_run, states = run(release_dag, {})
+    assert states == dict.fromkeys(states, "success"), states
+    published = task_result(dag_run, "publish_function")
+    assert published["published"] is True and published["previous_live_etag"] == before_etag
+    live = cf.get_function(Name=config.FUNCTION_NAME, Stage="LIVE")["FunctionCode"].read()
+    assert live == js.read_bytes()
+    section = read_manifest(stack.client("s3"), config.BUCKET, dag_run.run_id).manifest.function
+    kept = stack.client("s3").get_object(Bucket=config.BUCKET, Key=section.previous_code_key)
+    assert kept["Body"].read() == before_code
+
+    # And back to the repo's code, so later tests start from it.
+    monkeypatch.delenv("AIRFLOW_VAR_QDN_CF_DIR")
+    _dag_run, states = run(release_dag, {})
+    assert states["publish_function"] == "success"
+    assert (
+        cf.get_function(Name=config.FUNCTION_NAME, Stage="LIVE")["FunctionCode"].read()
+        == (REPO_ROOT / "cf" / f"{config.FUNCTION_NAME}.js").read_bytes()
+    )

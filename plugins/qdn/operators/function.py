@@ -11,9 +11,9 @@ from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from airflow.sdk.exceptions import AirflowFailException
 from botocore.exceptions import ClientError
 
-from qdn import config
+from qdn import config, release_manifest
 from qdn.function_cases import FunctionCaseError
-from qdn.function_release import FunctionReleaseError, release_function
+from qdn.function_release import FunctionOutcome, FunctionReleaseError, release_function
 from qdn.hooks.cloudfront import CloudFrontHook
 from qdn.operators.base import release_params, retry_only_transient, s3_client
 
@@ -59,8 +59,29 @@ class PublishFunctionOperator(AwsBaseOperator[CloudFrontHook]):
                 )
             except (FunctionReleaseError, FunctionCaseError) as err:
                 raise AirflowFailException(str(err)) from None
+            if not params.dry_run:
+                self._record(context["run_id"], outcome)
         self.log.info(outcome.summary())
         return outcome.to_dict()
+
+    def _record(self, run_id: str, outcome: FunctionOutcome) -> None:
+        """The manifest's function section; a retry that finds LIVE already published keeps the
+        first attempt's record (it alone knows the code that LIVE ran before)."""
+        s3 = s3_client(self.aws_conn_id, self.region_name)
+        stored = release_manifest.read_manifest(s3, self.bucket, run_id)
+        if not outcome.published and stored and stored.manifest.function:
+            return
+        section = {
+            "name": outcome.name,
+            "published": outcome.published,
+            "previous_live_etag": outcome.previous_live_etag,
+            "previous_live_sha256": outcome.previous_live_sha256,
+            "new_live_etag": outcome.live_etag,
+            "repo_sha256": outcome.repo_sha256,
+        }
+        if outcome.published:
+            section["previous_code_key"] = previous_code_key(run_id)
+        release_manifest.add_section(s3, self.bucket, run_id, "function", section)
 
     def _keep_previous(self, context: Any, code: bytes) -> None:
         key = previous_code_key(context["run_id"])

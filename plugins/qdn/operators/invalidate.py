@@ -11,7 +11,7 @@ from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from airflow.sdk.exceptions import AirflowException
 
-from qdn import config
+from qdn import config, release_manifest
 from qdn.hooks.cloudfront import CloudFrontHook
 from qdn.invalidation_paths import invalidation_paths
 from qdn.operators.base import release_params, retry_only_transient, s3_client
@@ -90,6 +90,9 @@ class InvalidateOperator(AwsBaseOperator[CloudFrontHook]):
             for alias, dist_id in targets.items():
                 ref = caller_reference(context["run_id"], dist_id, paths.paths)
                 inv = self.hook.create_invalidation(dist_id, paths.paths, ref)
+                release_manifest.record_invalidation(
+                    s3, self.bucket, context["run_id"], dist_id, inv["Id"]
+                )
                 created.append(
                     {
                         "alias": alias,

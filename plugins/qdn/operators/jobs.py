@@ -6,7 +6,7 @@ from typing import Any
 
 from airflow.providers.amazon.aws.hooks.logs import AwsLogsHook
 
-from qdn import config
+from qdn import config, release_manifest
 from qdn.jobs.model import redact_token
 from qdn.jobs.store import AuditIncomplete, JobStore, JobStoreConflict, run_idempotency_key
 from qdn.operators.base import BucketOperator, release_params, retry_only_transient
@@ -35,6 +35,14 @@ class UpsertJobOperator(BucketOperator):
             logs = AwsLogsHook(aws_conn_id=self.aws_conn_id, region_name=self.region_name).conn
             store = JobStore(self.hook.get_conn(), logs, bucket=self.bucket)
             result = store.create(params.job, idempotency_key=key)
+            change = {
+                "job_id": result.job.id,
+                "token_hint": redact_token(result.job.token),
+                "action": "created",
+            }
+            release_manifest.add_section(
+                self.hook.get_conn(), self.bucket, ti.run_id, "jobs", {"changes": [change]}
+            )
         job = result.job
         verb = "created" if result.created else "found (already written by this run)"
         self.log.info(
