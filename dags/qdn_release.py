@@ -79,6 +79,9 @@ with DAG(
             description="Distributions to invalidate and smoke-check",
         ),
         "delete_cap": Param(DEFAULT_DELETE_CAP, type="integer", minimum=0),
+        "allow_mass_delete": Param(
+            False, type="boolean", description="Allow deleting over half of production's pages"
+        ),
         "job_customer_name": Param(None, type=OPTIONAL_TEXT, description="Empty: no job"),
         "job_customer_phone": Param(None, type=OPTIONAL_TEXT),
         "job_customer_email": Param(None, type=OPTIONAL_TEXT),

@@ -277,6 +277,7 @@ BAD_PARAMS = {
     "job_status": mark_job(job_status="completed"),
     "job_customer_name": mark_job(job_customer_name=" "),
     "delete_cap": {"delete_cap": -1},
+    "allow_mass_delete": {"allow_mass_delete": "yes"},
 }
 
 

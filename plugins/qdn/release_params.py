@@ -37,6 +37,7 @@ class ReleaseParams:
     dry_run: bool
     distributions: tuple[str, ...]
     delete_cap: int
+    allow_mass_delete: bool
     job: NewJob | None
 
     @classmethod
@@ -50,7 +51,12 @@ class ReleaseParams:
             )
         promote = params.get("promote", True)
         dry_run = params.get("dry_run", False)
-        for name, value in (("promote", promote), ("dry_run", dry_run)):
+        allow_mass_delete = params.get("allow_mass_delete", False)
+        for name, value in (
+            ("promote", promote),
+            ("dry_run", dry_run),
+            ("allow_mass_delete", allow_mass_delete),
+        ):
             if not isinstance(value, bool):
                 errors.append(f"{name}: must be true or false, got {value!r}")
         raw_dists = params.get("distributions") or list(config.DISTRIBUTION_ALIASES)
@@ -98,6 +104,7 @@ class ReleaseParams:
             dry_run=bool(dry_run),
             distributions=tuple(raw_dists),
             delete_cap=int(delete_cap),
+            allow_mass_delete=bool(allow_mass_delete),
             job=job,
         )
 

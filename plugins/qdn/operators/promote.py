@@ -24,7 +24,11 @@ class PromoteContentOperator(BucketOperator):
             try:
                 # No build id: the planner promotes the one staging/LATEST names.
                 plan = plan_promotion(
-                    s3, self.bucket, params.build_id or None, delete_cap=params.delete_cap
+                    s3,
+                    self.bucket,
+                    params.build_id or None,
+                    delete_cap=params.delete_cap,
+                    allow_mass_delete=params.allow_mass_delete,
                 )
             except PromotionError as err:
                 raise AirflowFailException(str(err)) from None
