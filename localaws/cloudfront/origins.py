@@ -9,7 +9,9 @@ that is what S3 answers a caller without ``s3:ListBucket``: CloudFront with OAC 
 Lambda function URL: an origin whose DomainName ends in ``.lambda-url.<region>.on.aws`` is served
 by calling the configured handler in-process with a function-URL (payload 2.0) event; its result
 becomes the response exactly as the function URL would turn it into HTTP. A handler that raises is
-a 502, as the function URL answers it.
+a 502, as the function URL answers it. The edge forwards the query string undecoded: the event's
+``rawQueryString`` is that text, and ``queryStringParameters`` its decoded values, as a function
+URL builds them.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import unquote, unquote_plus
 from xml.etree import ElementTree as ET
 
 from werkzeug.http import http_date
@@ -199,7 +201,8 @@ class LambdaUrlOrigin:
         for name, value in req.headers:
             headers[name] = f"{headers[name]},{value}" if name in headers else value
         params: dict[str, str] = {}
-        for name, value in req.query:
+        for raw_name, raw_value in req.query:
+            name, value = unquote_plus(raw_name), unquote_plus(raw_value)
             params[name] = f"{params[name]},{value}" if name in params else value
         content_type = headers.get("content-type", "")
         body: str | None = None

@@ -5,6 +5,12 @@ header and cookie entry an object ``{value: ...}``, with ``multiValue`` for repe
 always present; the ``cookie`` header moved into ``cookies``), and a returned request is read back
 the same way: the edge then uses its ``uri``, query string and headers for the cache key and the
 origin. A returned response answers the viewer without touching the origin.
+
+Query names and values are never decoded or re-encoded here. CloudFront hands a function the query
+string as the viewer sent it (``?x=a%20b`` arrives as ``{x: {value: "a%20b"}}``) and forwards what
+the function returns as it stands, so a function that encodes a value itself (``original_path``,
+``encodeURIComponent``-ed by qdn-track-rewrite) reaches the origin encoded once. The cache key
+uses the same raw text. Decoding is the origin's business (see ``origins``).
 """
 
 from __future__ import annotations
@@ -12,7 +18,6 @@ from __future__ import annotations
 import base64
 from dataclasses import dataclass, replace
 from typing import Any
-from urllib.parse import parse_qsl, quote, urlencode
 
 from localaws.cloudfront.listeners import request_target
 
@@ -23,7 +28,7 @@ Pairs = list[tuple[str, str]]
 class ViewerRequest:
     method: str
     uri: str  # the path as sent (percent-encoding kept), or as the function rewrote it
-    query: Pairs  # decoded name/value pairs in order
+    query: Pairs  # name/value pairs in order, exactly as on the wire (percent-encoding kept)
     headers: Pairs  # lower-case names, without cookie
     cookies: Pairs
     ip: str
@@ -37,8 +42,14 @@ class ViewerRequest:
         return next((v for k, v in self.headers if k == name), None)
 
 
+def parse_query(raw: str) -> Pairs:
+    """The viewer's query string as pairs, split on ``&`` and the first ``=``, nothing decoded."""
+    return [(name, value) for name, _, value in (p.partition("=") for p in raw.split("&") if p)]
+
+
 def encode_query(pairs: Pairs) -> str:
-    return urlencode(pairs, quote_via=quote)
+    """Pairs back to a query string, as they stand: CloudFront does not re-encode them."""
+    return "&".join(f"{name}={value}" for name, value in pairs)
 
 
 def normalize_path(path: str) -> str:
@@ -77,7 +88,7 @@ def from_wsgi(environ: dict[str, Any], headers: Pairs, body: bytes) -> ViewerReq
     return ViewerRequest(
         method=environ.get("REQUEST_METHOD", "GET").upper(),
         uri=normalize_path(path or "/"),
-        query=parse_qsl(query, keep_blank_values=True),
+        query=parse_query(query),
         headers=plain,
         cookies=cookies,
         ip=environ.get("REMOTE_ADDR", "127.0.0.1"),

@@ -27,7 +27,7 @@ from cloudfront_support import (
     wait_completed,
 )
 
-from localaws.bootstrap import ALL_VIEWER_EXCEPT_HOST
+from localaws.bootstrap import ALL_VIEWER_EXCEPT_HOST, FUNCTION_SOURCE
 
 ALIAS = "edge-test.example"
 
@@ -105,6 +105,28 @@ def test_all_viewer_except_host_sends_the_origins_own_host(
     headers = answer.json()["event"]["headers"]
     assert headers["host"] == API_DOMAIN
     assert headers["authorization"] == "x"
+
+
+def test_query_values_reach_the_origin_as_the_viewer_and_the_function_wrote_them(
+    cloudfront: PrivateCloudFront,
+) -> None:
+    """The project's own function on a behaviour whose origin is the echoing API handler."""
+    cf = cloudfront.client()
+    _, arn = published_function(cf, FUNCTION_SOURCE.read_text(encoding="utf-8"))
+    config = distribution_config("no-bucket", function_arn=arn, with_api=True)
+    config["DefaultCacheBehavior"]["TargetOriginId"] = "api"
+    dist_id = cf.create_distribution(DistributionConfig=config)["Distribution"]["Id"]
+
+    answer = fetch(edge_url(cloudfront.url, dist_id) + "/track/abc?x=a%20b&y=a+b")
+    event = answer.json()["event"]
+    assert event["rawPath"] == "/index.html"
+    # x and y untouched; original_path is the function's encodeURIComponent(uri), encoded once.
+    assert event["rawQueryString"] == "x=a%20b&y=a+b&original_path=%2Ftrack%2Fabc"
+    assert event["queryStringParameters"] == {
+        "x": "a b",
+        "y": "a b",
+        "original_path": "/track/abc",
+    }
 
 
 def test_a_post_body_reaches_the_handler(site: dict[str, Any]) -> None:

@@ -212,6 +212,10 @@ def test_query_strings_are_in_the_key_only_where_the_behaviour_says(
         assert keyed.get("/index.html?v=1").x_cache == "Miss from cloudfront"
         assert keyed.get("/index.html?v=2").x_cache == "Miss from cloudfront"
         assert keyed.get("/index.html?v=1").x_cache == "Hit from cloudfront"
+        # The key holds the query as the viewer sent it: two spellings of a value, two entries.
+        assert keyed.get("/index.html?v=a%20b").x_cache == "Miss from cloudfront"
+        assert keyed.get("/index.html?v=a+b").x_cache == "Miss from cloudfront"
+        assert keyed.get("/index.html?v=a%20b").x_cache == "Hit from cloudfront"
     finally:
         remove_distribution(keyed.cf, keyed.dist_id)
 
