@@ -572,12 +572,22 @@ def test_describe_is_the_dry_run_and_writes_nothing(s3, stage):
     assert describe(plan.to_dict(), run_id="run-dry") == lines
 
 
-def test_a_bootstrapped_site_is_recognised_and_not_recopied(s3, stage, tmp_path):
-    from localaws.bootstrap import BootstrapReport, ensure_site
-
+def test_a_hand_copied_site_is_recognised_and_not_recopied(s3, stage, tmp_path):
     client, bucket = s3
     source = write_site(tmp_path / "boot", BASE)
-    build = ensure_site(client, BootstrapReport(), bucket, source)
+    build = staging.stage(client, source, bucket).build_id
+    # Production copied by hand, as the old manual process did: right bytes, headers and sha256,
+    # but no build-id metadata.
+    for path, meta in staging.read_build_manifest(client, build, bucket)["files"].items():
+        client.copy_object(
+            Bucket=bucket,
+            Key=config.SITE_PREFIX + path,
+            CopySource={"Bucket": bucket, "Key": staging.build_prefix(build) + path},
+            ContentType=headers.content_type_for(path),
+            CacheControl=headers.cache_control_for(path),
+            Metadata={staging.SHA256_META: meta["sha256"]},
+            MetadataDirective="REPLACE",
+        )
     assert BUILD_ID_META not in client.head_object(Bucket=bucket, Key="site/index.html")["Metadata"]
 
     plan = plan_promotion(client, bucket, build)

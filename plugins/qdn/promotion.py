@@ -34,6 +34,7 @@ from botocore.exceptions import ClientError
 from qdn import config, headers, release_manifest, staging
 from qdn.release_manifest import ContentSection, ObjectChange, ReleaseManifest
 from qdn.routes import SHELL_KEY
+from qdn.s3_errors import is_conflict, is_missing
 
 log = logging.getLogger(__name__)
 
@@ -300,7 +301,7 @@ def _head(s3: Any, bucket: str, key: str, version_id: str | None = None) -> dict
     try:
         return s3.head_object(**kwargs)
     except ClientError as err:
-        if release_manifest.is_missing(err):
+        if is_missing(err):
             return None
         raise
 
@@ -784,7 +785,7 @@ class _S3Executor:
                 **condition,
             )
         except ClientError as err:
-            if release_manifest.is_conflict(err):
+            if is_conflict(err):
                 raise _changed_under_us(step.key, current, step.observed_version_id) from err
             raise
         log.info("copied %s -> %s (%s)", step.source_key, step.key, step.reason)
@@ -801,7 +802,7 @@ class _S3Executor:
         try:
             deleted = self.s3.delete_object(Bucket=self.bucket, Key=key, IfMatch=current["ETag"])
         except ClientError as err:
-            if release_manifest.is_conflict(err):
+            if is_conflict(err):
                 return "conflict", None
             raise
         log.info("deleted %s (delete marker %s)", key, deleted.get("VersionId"))

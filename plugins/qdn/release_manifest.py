@@ -25,6 +25,7 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from qdn import config, headers
+from qdn.s3_errors import is_conflict, is_missing
 
 MANIFEST_SCHEMA = 1
 LATEST_POINTER_KEY = config.RELEASES_PREFIX + "LATEST"
@@ -36,10 +37,6 @@ UPDATE_ATTEMPTS = 10
 RETRY_BASE_SECONDS = 0.05
 RETRY_MAX_SECONDS = 1.0
 
-# S3's answers to a failed condition: 412 when the ETag no longer matches (or the key exists for
-# IfNoneMatch), 409 when another conditional write to the same key was in flight.
-CONFLICT_CODES = frozenset({"PreconditionFailed", "ConditionalRequestConflict", "412", "409"})
-MISSING_CODES = frozenset({"NoSuchKey", "404", "NotFound"})
 
 # What a token hint may be: qdn.jobs.model.redact_token gives four characters and an ellipsis;
 # anything longer starts to be usable, and the manifest is read by people and tools alike.
@@ -57,18 +54,6 @@ class ReleaseManifestError(RuntimeError):
 
 def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
-
-
-def is_conflict(err: ClientError) -> bool:
-    error = err.response.get("Error", {})
-    status = err.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-    return error.get("Code") in CONFLICT_CODES or status in (409, 412)
-
-
-def is_missing(err: ClientError) -> bool:
-    error = err.response.get("Error", {})
-    status = err.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-    return error.get("Code") in MISSING_CODES or status == 404
 
 
 # --- the model ------------------------------------------------------------------------------------

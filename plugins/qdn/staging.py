@@ -24,6 +24,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from qdn import config, headers
+from qdn.s3_errors import is_conflict
 
 SHA256_META = "sha256"
 # Only scripts and stylesheets are referenced by the shell; images keep their names.
@@ -142,10 +143,7 @@ def _put_once(s3: Any, bucket: str, key: str, body: bytes, **extra: Any) -> bool
             **extra,
         )
     except ClientError as err:
-        if err.response["Error"]["Code"] not in {
-            "PreconditionFailed",
-            "ConditionalRequestConflict",
-        }:
+        if not is_conflict(err):
             raise
         existing = s3.head_object(Bucket=bucket, Key=key).get("Metadata", {}).get(SHA256_META)
         if existing != digest:

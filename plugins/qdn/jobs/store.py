@@ -41,6 +41,7 @@ from qdn.jobs.model import (
     describe_validation_error,
     redact_token,
 )
+from qdn.s3_errors import error_code, is_conflict, is_missing
 
 __all__ = [
     "DEFAULT_BACKOFF_BASE",
@@ -81,10 +82,11 @@ DEFAULT_BACKOFF_CAP = 2.0
 # quoted term in CloudWatch Logs. 200 characters leave room in a 500-character history note.
 IDEMPOTENCY_KEY_PATTERN = re.compile(r"^[A-Za-z0-9_.~:+/@=-]{1,200}$")
 
-# S3 answers 412 when IfMatch no longer holds; 409 ConditionalRequestConflict when another
-# conditional write to the same key is in flight. Both mean "read again and retry".
-_CONFLICT_CODES = frozenset({"PreconditionFailed", "ConditionalRequestConflict", "412", "409"})
-_MISSING_CODES = frozenset({"NoSuchKey", "NoSuchBucket", "404", "NotFound"})
+
+def _document_missing(err: ClientError) -> bool:
+    """No jobs.json, or no bucket at all: both are fixed by the bootstrap."""
+    return is_missing(err) or error_code(err) == "NoSuchBucket"
+
 
 _BOOTSTRAP_HINT = (
     "run the bootstrap (`python -m localaws bootstrap` on the local stack) to create the empty job "
@@ -202,9 +204,9 @@ class JobStore:
         try:
             response = self._s3.get_object(Bucket=self.bucket, Key=self.key)
         except ClientError as err:
-            if _code(err) in _MISSING_CODES:
+            if _document_missing(err):
                 raise JobsDocumentMissing(
-                    f"{self.url} does not exist ({_code(err)}); {_BOOTSTRAP_HINT}"
+                    f"{self.url} does not exist ({error_code(err)}); {_BOOTSTRAP_HINT}"
                 ) from err
             raise
         body = response["Body"].read()
@@ -408,12 +410,13 @@ class JobStore:
                 CacheControl=headers.PRIVATE_CACHE_CONTROL,
             )
         except ClientError as err:
-            if _code(err) in _CONFLICT_CODES:
+            if is_conflict(err):
                 return None
-            if _code(err) in _MISSING_CODES:
+            if _document_missing(err):
                 raise JobsDocumentMissing(
-                    f"{self.url} disappeared while it was being changed ({_code(err)}); nothing "
-                    f"was written. Restore it from its versions or {_BOOTSTRAP_HINT}, then retry."
+                    f"{self.url} disappeared while it was being changed "
+                    f"({error_code(err)}); nothing was written. Restore it from its versions "
+                    f"or {_BOOTSTRAP_HINT}, then retry."
                 ) from err
             raise
         return response["ETag"]
@@ -536,10 +539,6 @@ def _same_request_or_refuse(existing: Job, new: NewJob, key: str) -> None:
             f"{', '.join(different)}; nothing was written. A retried task sends the same job; a "
             "different job needs a new key, and a changed job needs an update."
         )
-
-
-def _code(err: ClientError) -> str:
-    return str(err.response.get("Error", {}).get("Code", ""))
 
 
 def _attempts(count: int) -> str:

@@ -16,6 +16,7 @@ from qdn.function_cases import FunctionCaseError
 from qdn.function_release import FunctionOutcome, FunctionReleaseError, release_function
 from qdn.hooks.cloudfront import CloudFrontHook
 from qdn.operators.base import release_params, retry_only_transient, s3_client
+from qdn.s3_errors import is_conflict
 
 
 class PublishFunctionOperator(AwsBaseOperator[CloudFrontHook]):
@@ -93,7 +94,7 @@ class PublishFunctionOperator(AwsBaseOperator[CloudFrontHook]):
             )  # fmt: skip
         except ClientError as err:
             # A retry of this run already kept it: the first attempt's copy is the right one.
-            if err.response["Error"]["Code"] != "PreconditionFailed":
+            if not is_conflict(err):
                 raise
         self.log.info("kept the previous LIVE code at s3://%s/%s", self.bucket, key)
 

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from qdn import config
 from qdn.jobs.booking import Booking, BookingRequest, booking_field_errors, new_booking_id
+from qdn.s3_errors import error_code, is_conflict
 from qdn_api import settings
 from qdn_api.payload import Request, json_response
 
@@ -88,10 +89,9 @@ def _store(booking: Booking) -> bool | None:
             IfNoneMatch="*",
         )
     except ClientError as exc:
-        code = exc.response.get("Error", {}).get("Code", "?")
-        if code in ("PreconditionFailed", "ConditionalRequestConflict"):
+        if is_conflict(exc):
             return False
-        log.error("cannot store booking %s: %s", booking.id, code)
+        log.error("cannot store booking %s: %s", booking.id, error_code(exc) or "?")
         return None
     except BotoCoreError as exc:
         log.error("cannot reach S3 to store booking %s: %s", booking.id, type(exc).__name__)

@@ -1,0 +1,32 @@
+"""What an S3 error means for a conditional write: the one place these codes are listed.
+
+S3 answers a failed condition with 412 PreconditionFailed (the ETag no longer matches, or the key
+exists for ``IfNoneMatch: *``) and with 409 ConditionalRequestConflict when another conditional
+write to the same key was in flight; both mean "someone else wrote first: re-read and decide".
+A HEAD has no body, so its errors carry only the status as the code.
+"""
+
+from __future__ import annotations
+
+from botocore.exceptions import ClientError
+
+CONFLICT_CODES = frozenset({"PreconditionFailed", "ConditionalRequestConflict", "412", "409"})
+MISSING_CODES = frozenset({"NoSuchKey", "404", "NotFound"})
+
+
+def error_code(err: ClientError) -> str:
+    return str(err.response.get("Error", {}).get("Code", ""))
+
+
+def _status(err: ClientError) -> int | None:
+    return err.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+
+
+def is_conflict(err: ClientError) -> bool:
+    """A conditional write lost: the object changed (or exists) since it was read."""
+    return error_code(err) in CONFLICT_CODES or _status(err) in (409, 412)
+
+
+def is_missing(err: ClientError) -> bool:
+    """The key is not there."""
+    return error_code(err) in MISSING_CODES or _status(err) == 404
