@@ -20,6 +20,7 @@ from botocore.exceptions import ClientError
 from qdn import config, headers, promotion, staging
 from qdn.jobs.model import JobsDocument
 from qdn.routes import SHELL_KEY
+from qdn.s3_errors import error_code, is_missing
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SITE_SOURCE = REPO_ROOT / "site" / "public"
@@ -54,18 +55,19 @@ class BootstrapReport:
         self.lines.append("exists:  " + line)
 
 
-def _missing(call: Callable[[], Any], *codes: str) -> bool:
+def _missing(call: Callable[[], Any]) -> bool:
+    """True when the HEAD ``call`` says the thing is not there; other errors propagate."""
     try:
         call()
     except ClientError as err:
-        if err.response["Error"]["Code"] in codes or err.response["Error"]["Code"] in {"404"}:
+        if is_missing(err) or error_code(err) == "NoSuchBucket":
             return True
         raise
     return False
 
 
 def ensure_bucket(s3: Any, report: BootstrapReport, bucket: str) -> None:
-    if _missing(lambda: s3.head_bucket(Bucket=bucket), "NoSuchBucket", "NotFound"):
+    if _missing(lambda: s3.head_bucket(Bucket=bucket)):
         s3.create_bucket(Bucket=bucket)
         report.did(f"bucket s3://{bucket}")
     else:
@@ -93,12 +95,8 @@ def ensure_bucket(s3: Any, report: BootstrapReport, bucket: str) -> None:
 
 
 def ensure_jobs_document(s3: Any, report: BootstrapReport, bucket: str) -> None:
-    has_private = not _missing(
-        lambda: s3.head_object(Bucket=bucket, Key=config.JOBS_KEY), "NoSuchKey"
-    )
-    has_legacy = not _missing(
-        lambda: s3.head_object(Bucket=bucket, Key=config.LEGACY_JOBS_KEY), "NoSuchKey"
-    )
+    has_private = not _missing(lambda: s3.head_object(Bucket=bucket, Key=config.JOBS_KEY))
+    has_legacy = not _missing(lambda: s3.head_object(Bucket=bucket, Key=config.LEGACY_JOBS_KEY))
     if has_legacy and not has_private:
         # Server-side copy, then delete: the records never leave S3 and never pass through here.
         s3.copy_object(
