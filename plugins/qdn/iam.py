@@ -1,0 +1,145 @@
+"""The least-privilege IAM policies the pipeline and the track API need, built from ``qdn.config``.
+
+Built rather than written out so a renamed bucket, prefix, function or log group can never leave
+the policy granting the old name. ``python -m qdn.iam pipeline|track-api|stage`` prints one as
+JSON, ready for ``aws iam put-role-policy --policy-document file://...``.
+
+Each statement is one job of one step; nothing grants ``*`` on a data action:
+- the release (Airflow's ``aws_default``) reads staged builds and writes production, manifests and
+  ``jobs.json``, deletes only under ``site/``, and works only its own function;
+- the track API reads ``jobs.json`` and creates bookings, nothing else;
+- staging (ops, from a workstation or CI) writes only under ``staging/``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from qdn import config
+
+S3 = "arn:aws:s3:::"
+
+
+def _object_arns(*prefixes: str) -> list[str]:
+    return [
+        f"{S3}{config.BUCKET}/{p}*" if p.endswith("/") else f"{S3}{config.BUCKET}/{p}"
+        for p in prefixes
+    ]
+
+
+def _statement(sid: str, actions: list[str], resources: list[str], **extra: Any) -> dict[str, Any]:
+    return {"Sid": sid, "Effect": "Allow", "Action": actions, "Resource": resources, **extra}
+
+
+def pipeline_policy(account_id: str = "ACCOUNT_ID", region: str = "us-east-1") -> dict[str, Any]:
+    """What ``qdn_release`` (and the nightly check) call, and nothing more."""
+    list_prefixes = [
+        config.SITE_PREFIX + "*",
+        config.STAGING_PREFIX + "*",
+        config.RELEASES_PREFIX + "*",
+        config.DATA_PREFIX + "*",
+    ]
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            _statement(
+                "ListTheSiteBucket",
+                ["s3:ListBucket", "s3:ListBucketVersions"],
+                [f"{S3}{config.BUCKET}"],
+                Condition={"StringLike": {"s3:prefix": list_prefixes}},
+            ),
+            _statement(
+                "ReadStagedBuilds",
+                ["s3:GetObject", "s3:GetObjectVersion"],
+                _object_arns(config.STAGING_PREFIX),
+            ),
+            _statement(
+                "PromoteAndRecordReleases",
+                ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"],
+                _object_arns(config.SITE_PREFIX, config.RELEASES_PREFIX, config.JOBS_KEY),
+            ),
+            # Deferred deletions of objects a new build no longer has: production only.
+            _statement(
+                "DeleteOldSiteObjects", ["s3:DeleteObject"], _object_arns(config.SITE_PREFIX)
+            ),
+            _statement(
+                "PublishTheRewriteFunction",
+                [
+                    "cloudfront:DescribeFunction",
+                    "cloudfront:GetFunction",
+                    "cloudfront:UpdateFunction",
+                    "cloudfront:TestFunction",
+                    "cloudfront:PublishFunction",
+                ],
+                [f"arn:aws:cloudfront::{account_id}:function/{config.FUNCTION_NAME}"],
+            ),
+            # ListDistributions has no resource-level permissions in AWS.
+            _statement("FindDistributions", ["cloudfront:ListDistributions"], ["*"]),
+            _statement(
+                "InvalidateAndWait",
+                [
+                    "cloudfront:CreateInvalidation",
+                    "cloudfront:GetInvalidation",
+                    "cloudfront:GetDistribution",
+                ],
+                [f"arn:aws:cloudfront::{account_id}:distribution/*"],
+            ),
+            _statement(
+                "AuditJobChanges",
+                ["logs:CreateLogStream", "logs:PutLogEvents", "logs:FilterLogEvents"],
+                [
+                    f"arn:aws:logs:{region}:{account_id}:log-group:{config.AUDIT_LOG_GROUP}",
+                    f"arn:aws:logs:{region}:{account_id}:log-group:{config.AUDIT_LOG_GROUP}:*",
+                ],
+            ),
+            _statement(
+                "AlertOnFailure",
+                ["sns:Publish"],
+                [f"arn:aws:sns:{region}:{account_id}:{config.ALERTS_TOPIC}"],
+            ),
+        ],
+    }
+
+
+def track_api_policy() -> dict[str, Any]:
+    """The Lambda behind ``/api/*``: read the job records, create booking requests."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            _statement("ReadJobRecords", ["s3:GetObject"], _object_arns(config.JOBS_KEY)),
+            # PutObject with IfNoneMatch: a booking never overwrites another.
+            _statement("CreateBookings", ["s3:PutObject"], _object_arns(config.BOOKINGS_PREFIX)),
+        ],
+    }
+
+
+def stage_policy() -> dict[str, Any]:
+    """``python -m qdn.cli stage``: new immutable builds and the LATEST pointer, nothing else."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            _statement(
+                "UploadBuilds",
+                ["s3:PutObject", "s3:GetObject"],
+                _object_arns(config.STAGING_PREFIX),
+            ),
+        ],
+    }
+
+
+POLICIES = {"pipeline": pipeline_policy, "track-api": track_api_policy, "stage": stage_policy}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1 or args[0] not in POLICIES:
+        print(f"usage: python -m qdn.iam {'|'.join(POLICIES)}", file=sys.stderr)
+        return 2
+    print(json.dumps(POLICIES[args[0]](), indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,109 @@
+"""The written-down IAM policies grant every AWS call the code makes, on the right resources.
+
+The calls are found by reading the source (every ``client.operation(`` and paginator name that
+is an operation of S3, CloudFront, CloudWatch Logs or SNS), so a new call without a grant fails
+here instead of in production with AccessDenied.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from pathlib import Path
+
+import botocore.session
+
+from qdn import config, iam
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SERVICES = {"s3": "s3", "cloudfront": "cloudfront", "logs": "logs", "sns": "sns"}
+# S3 operations whose IAM action is not "s3:<Operation>".
+S3_ACTIONS = {
+    "HeadObject": ["s3:GetObject"],
+    "ListObjectsV2": ["s3:ListBucket"],
+    "ListObjectVersions": ["s3:ListBucketVersions"],
+    "CopyObject": ["s3:GetObject", "s3:PutObject"],
+}
+CALL = re.compile(r"\.([a-z][a-z0-9_]+)\(")
+PAGINATOR = re.compile(r"get_paginator\(\"([a-z0-9_]+)\"\)")
+
+
+def _operations() -> dict[str, set[str]]:
+    session = botocore.session.get_session()
+    ops: dict[str, set[str]] = {}
+    for service in SERVICES:
+        model = session.get_service_model(service)
+        ops[service] = {_snake(name) for name in model.operation_names}
+    return ops
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name).lower()
+
+
+def _camel(service: str, snake: str) -> str:
+    model = botocore.session.get_session().get_service_model(service)
+    return next(n for n in model.operation_names if _snake(n) == snake)
+
+
+def actions_called(paths: list[Path]) -> set[str]:
+    ops = _operations()
+    found: set[str] = set()
+    for path in paths:
+        text = path.read_text()
+        for name in [*CALL.findall(text), *PAGINATOR.findall(text)]:
+            owners = [s for s, names in ops.items() if name in names]
+            # Names like "publish" or "list" are everyday methods too; only AWS-shaped ones count.
+            if len(owners) != 1 or "_" not in name:
+                continue
+            service = owners[0]
+            op = _camel(service, name)
+            actions = S3_ACTIONS.get(op, [f"s3:{op}"]) if service == "s3" else [f"{service}:{op}"]
+            found.update(actions)
+    return found
+
+
+def granted(policy: dict) -> set[str]:
+    return {a for st in policy["Statement"] for a in st["Action"]}
+
+
+def test_pipeline_policy_grants_every_call_of_the_release():
+    code = [
+        p
+        for p in (REPO_ROOT / "plugins" / "qdn").rglob("*.py")
+        if p.name not in {"iam.py", "cli.py"}
+    ]
+    called = actions_called(code)
+    assert {"s3:PutObject", "cloudfront:PublishFunction", "logs:PutLogEvents"} <= called
+    missing = called - granted(iam.pipeline_policy())
+    assert not missing, f"the pipeline calls these without a grant: {sorted(missing)}"
+
+
+def test_track_api_policy_grants_every_call_of_the_handlers():
+    called = actions_called(list((REPO_ROOT / "site" / "api").rglob("*.py")))
+    assert called == {"s3:GetObject", "s3:PutObject"}
+    assert called <= granted(iam.track_api_policy())
+
+
+def test_data_actions_are_scoped_to_the_project_s_keys():
+    def allows(policy: dict, action: str, resource: str) -> bool:
+        return any(
+            action in st["Action"] and any(fnmatch.fnmatchcase(resource, r) for r in st["Resource"])
+            for st in policy["Statement"]
+        )
+
+    arn = f"arn:aws:s3:::{config.BUCKET}/"
+    pipeline = iam.pipeline_policy()
+    assert allows(pipeline, "s3:PutObject", arn + config.JOBS_KEY)
+    assert allows(pipeline, "s3:DeleteObject", arn + config.SITE_PREFIX + "assets/x.js")
+    assert not allows(pipeline, "s3:DeleteObject", arn + config.JOBS_KEY)
+    assert not allows(pipeline, "s3:PutObject", arn + config.STAGING_PREFIX + "LATEST")
+    api = iam.track_api_policy()
+    assert not allows(api, "s3:PutObject", arn + config.JOBS_KEY)
+    assert not allows(api, "s3:GetObject", arn + config.SITE_PREFIX + "index.html")
+    stage = iam.stage_policy()
+    assert not allows(stage, "s3:PutObject", arn + config.SITE_PREFIX + "index.html")
+    for policy in (pipeline, api, stage):
+        for st in policy["Statement"]:
+            if st["Resource"] == ["*"]:
+                assert st["Action"] == ["cloudfront:ListDistributions"]
