@@ -5,7 +5,8 @@ Run it with ``python -m localaws.cloudfront`` (see ``__main__``). The pieces, on
 - ``wire``: the REST/XML protocol, driven by botocore's service model through moto's parser and
   serializer; ``errors``: the AWS error codes; ``ids``: ids, ETags and ARNs shaped like AWS's.
 - ``functions``, ``distributions``, ``invalidations``: the account's state and the rules AWS
-  applies to it; ``service``: those three behind one lock; ``control``: the API over HTTP.
+  applies to it; ``service``: those three behind one lock; ``control``: the API over HTTP;
+  ``state``: the account in a JSON file across restarts (``--state-file``), edge caches excepted.
 - ``edge``: one distribution's request pipeline, with ``viewer`` (the function event),
   ``policies`` (behaviours, cache keys, TTLs), ``cache``, ``origins`` (S3 through moto, the API
   handler in-process) and ``accesslog``; ``listeners``: the HTTP servers.

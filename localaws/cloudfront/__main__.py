@@ -1,7 +1,10 @@
 """``python -m localaws.cloudfront``: the local CloudFront (control plane and edges) in one process.
 
-Everything is in memory: restarting the process starts a fresh, empty account, which is what the
-stack launcher and the tests want. SIGTERM (or Ctrl-C) stops every listener and exits 0.
+Without ``--state-file`` everything is in memory and a restart is a fresh, empty account. With
+it, the account (functions, distributions, invalidations, each edge's port) is loaded at start,
+written after every change and on SIGTERM, and a restart carries on where the last process stopped;
+the edge caches start empty either way (see ``state``). SIGTERM (or Ctrl-C) stops every listener
+and exits 0; a state file that cannot be loaded exits 2 with a message naming it.
 """
 
 from __future__ import annotations
@@ -11,9 +14,11 @@ import logging
 import signal
 import sys
 import threading
+from pathlib import Path
 from typing import Any
 
 from localaws import stack
+from localaws.cloudfront import state
 from localaws.cloudfront.accesslog import AccessLog
 from localaws.cloudfront.control import ControlPlane
 from localaws.cloudfront.edge import Edge
@@ -79,6 +84,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="the handler behind Lambda function URL origins, imported on first use",
     )
     p.add_argument("--access-log", default=None, help="edge access log file (default: stderr)")
+    p.add_argument(
+        "--state-file",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="keep the account in this JSON file across restarts (edge caches are not kept)",
+    )
     args = p.parse_args(argv)
     if args.invalidation_delay < 0 or args.deploy_delay < 0:
         p.error("--invalidation-delay and --deploy-delay must be 0 or more seconds")
@@ -93,6 +105,11 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s.%(msecs)03d cloudfront %(message)s",
         datefmt="%Y-%m-%dT%H:%M:%S",
     )
+    try:
+        saved = state.load(args.state_file) if args.state_file else None
+    except state.StateFileError as exc:
+        log.error("%s", exc)
+        return 2
     access_log = AccessLog(args.access_log)
     service = CloudFrontService(
         invalidation_delay=args.invalidation_delay, deploy_delay=args.deploy_delay
@@ -103,7 +120,37 @@ def main(argv: list[str] | None = None) -> int:
     def edge_app(dist_id: str) -> Any:
         return Edge(dist_id, service, s3, api, access_log, run_function)
 
-    edges = EdgeListeners(args.host, dict(args.edge), args.edge_port_base, edge_app)
+    edges = EdgeListeners(
+        args.host,
+        dict(args.edge),
+        args.edge_port_base,
+        edge_app,
+        remembered_ports=saved.edge_ports if saved else None,
+    )
+    if saved is not None:
+        service.restore(saved.account)
+        for dist in saved.account.distributions:
+            edges.start(dist.id, dist.aliases)
+        log.info(
+            "loaded %d functions, %d distributions and %d invalidations from %s; edge caches "
+            "start empty",
+            len(saved.account.functions),
+            len(saved.account.distributions),
+            len(saved.account.invalidations),
+            args.state_file,
+        )
+
+    def save_state() -> bool:
+        try:
+            state.save(args.state_file, service.snapshot(), edges.ports())
+        except OSError as exc:
+            # The change itself succeeded; failing the API call would tell the client otherwise.
+            log.error("could not write the state file %s: %s", args.state_file, exc)
+            return False
+        return True
+
+    if args.state_file is not None:
+        service.on_changed = save_state
     service.on_distribution_created = lambda d: edges.start(d.id, d.aliases)
     service.on_distribution_updated = lambda d: edges.update_aliases(d.id, d.aliases)
     service.on_distribution_deleted = lambda d: edges.stop(d.id)
@@ -133,6 +180,9 @@ def main(argv: list[str] | None = None) -> int:
         pass
     server.shutdown()
     server.server_close()
+    # After the last API call: invalidations may have completed since the last write.
+    if args.state_file is not None and save_state():
+        log.info("state saved to %s", args.state_file)
     edges.stop_all()
     access_log.close()
     log.info("stopped")

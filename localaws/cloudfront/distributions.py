@@ -179,6 +179,10 @@ class DistributionStore:
     def __iter__(self) -> Iterator[StoredDistribution]:
         return iter(list(self._by_id.values()))
 
+    def add(self, dist: StoredDistribution) -> None:
+        """Put back a distribution saved earlier (see ``state``), ids and ETag as they were."""
+        self._by_id[dist.id] = dist
+
     def get_stored(self, dist_id: str) -> StoredDistribution:
         dist = self._by_id.get(dist_id)
         if dist is None:

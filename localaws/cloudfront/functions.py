@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -102,6 +102,13 @@ class FunctionStore:
         # Delete is FunctionInUse. The distribution store answers it.
         self._is_associated = is_associated
         self._functions: dict[str, StoredFunction] = {}
+
+    def __iter__(self) -> Iterator[StoredFunction]:
+        return iter(list(self._functions.values()))
+
+    def add(self, fn: StoredFunction) -> None:
+        """Put back a function saved earlier (see ``state``), ids and ETags as they were."""
+        self._functions[fn.name] = fn
 
     def get_stored(self, name: str) -> StoredFunction:
         fn = self._functions.get(name)

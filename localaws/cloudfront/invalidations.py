@@ -16,7 +16,7 @@ invalidation; the same reference with other paths is ``InvalidationBatchAlreadyE
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -79,6 +79,14 @@ class InvalidationStore:
         self._delay = delay
         self._on_completed = on_completed
         self._by_dist: dict[str, list[StoredInvalidation]] = {}
+
+    def __iter__(self) -> Iterator[StoredInvalidation]:
+        """Every invalidation, each distribution's in the order they were created."""
+        return iter([inv for invs in self._by_dist.values() for inv in invs])
+
+    def add(self, inv: StoredInvalidation) -> None:
+        """Put back an invalidation saved earlier (see ``state``); add them oldest first."""
+        self._by_dist.setdefault(inv.distribution_id, []).append(inv)
 
     def settle(self) -> None:
         """Complete every invalidation whose delay has passed, evicting its paths at the edge."""

@@ -2,8 +2,9 @@
 
 A distribution's edge listens on the port configured for one of its aliases (``--edge
 ALIAS=PORT``), so the URL a person opens for ``quickdumpnow.com`` is stable; a distribution with no
-configured alias gets the next free port from ``--edge-port-base``. The listener starts when the
-distribution is created and stops when it is deleted or the process ends.
+configured alias gets the port it had before a restart (``--state-file`` remembers it), else the
+next free port from ``--edge-port-base``: a configured alias port always wins. The listener starts
+when the distribution is created (or loaded) and stops when it is deleted or the process ends.
 """
 
 from __future__ import annotations
@@ -77,6 +78,7 @@ class _Edge:
     distribution_id: str
     aliases: list[str]
     server: BaseWSGIServer
+    port: int
     url: str
 
 
@@ -89,32 +91,40 @@ class EdgeListeners:
         alias_ports: dict[str, int],
         port_base: int,
         app_for: Callable[[str], Callable],
+        remembered_ports: dict[str, int] | None = None,
     ) -> None:
         self._host = host
         self._alias_ports = dict(alias_ports)
         self._port_base = port_base
         self._app_for = app_for
+        # Distribution id -> the port its edge had before a restart.
+        self._remembered = dict(remembered_ports or {})
         self._lock = threading.Lock()
         self._edges: dict[str, _Edge] = {}
 
     def _pick_socket(self, dist_id: str, aliases: list[str]) -> socket.socket:
-        for alias in aliases:
-            port = self._alias_ports.get(alias)
-            if port is None:
-                continue
+        configured = set(self._alias_ports.values())
+        wanted = [
+            (f"the port configured for {alias}", self._alias_ports[alias])
+            for alias in aliases
+            if alias in self._alias_ports
+        ]
+        remembered = self._remembered.get(dist_id)
+        if remembered is not None and remembered not in configured:
+            wanted.append(("the port it had before the restart", remembered))
+        for what, port in wanted:
             try:
                 return bind(self._host, port)
             except OSError as exc:
                 log.error(
-                    "edge for %s (alias %s) cannot listen on its configured port %s: %s; "
-                    "falling back to a port from %s",
+                    "edge for %s cannot listen on %s (%s): %s; trying the next choice",
                     dist_id,
-                    alias,
+                    what,
                     port,
                     exc,
-                    self._port_base,
                 )
-        reserved = set(self._alias_ports.values())
+        # Ports configured for aliases, or remembered by distributions yet to start, stay free.
+        reserved = configured | {p for d, p in self._remembered.items() if d != dist_id}
         for port in range(self._port_base, self._port_base + PORT_SEARCH_SPAN):
             if port in reserved:
                 continue
@@ -134,7 +144,7 @@ class EdgeListeners:
             port = sock.getsockname()[1]
             server = serve(sock, self._app_for(dist_id), f"edge-{dist_id}")
             url = f"http://{self._host}:{port}"
-            self._edges[dist_id] = _Edge(dist_id, list(aliases), server, url)
+            self._edges[dist_id] = _Edge(dist_id, list(aliases), server, port, url)
             log.info("edge for %s (%s) listening on %s", dist_id, ", ".join(aliases) or "-", url)
             return url
 
@@ -146,6 +156,7 @@ class EdgeListeners:
     def stop(self, dist_id: str) -> None:
         with self._lock:
             edge = self._edges.pop(dist_id, None)
+            self._remembered.pop(dist_id, None)
         if edge is not None:
             # shutdown() waits for serve_forever to return; never call it from that thread.
             threading.Thread(target=_shutdown, args=(edge.server,), daemon=True).start()
@@ -157,6 +168,11 @@ class EdgeListeners:
             self._edges.clear()
         for edge in edges:
             _shutdown(edge.server)
+
+    def ports(self) -> dict[str, int]:
+        """Distribution id -> its edge's port: what ``--state-file`` remembers."""
+        with self._lock:
+            return {e.distribution_id: e.port for e in self._edges.values()}
 
     def describe(self) -> list[dict[str, Any]]:
         with self._lock:

@@ -3,19 +3,23 @@
 The control plane (HTTP, many threads) and the edges (HTTP, many threads) share this object. Every
 operation runs under one lock: calls are microseconds, and one lock makes "the invalidation is
 Completed" and "the edge no longer serves the old object" a single atomic step.
+
+``snapshot`` and ``restore`` hand the account to and from ``state`` (the ``--state-file``);
+``on_changed`` runs, still under the lock, after every call that changed the account, which is
+when that file is written.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from localaws.cloudfront.cache import EdgeCache
 from localaws.cloudfront.distributions import DistributionStore, StoredDistribution
 from localaws.cloudfront.errors import CloudFrontError
-from localaws.cloudfront.functions import FunctionStore
+from localaws.cloudfront.functions import FunctionStore, StoredFunction
 from localaws.cloudfront.invalidations import InvalidationStore, StoredInvalidation
 from localaws.cloudfront.runtime import FunctionRun, run_function
 
@@ -29,6 +33,31 @@ class EdgeView:
     config: dict[str, Any]
     live_functions: dict[str, tuple[str, bytes]]  # ARN -> (name, LIVE code)
     cache: EdgeCache
+
+
+# The operations that change the account: after each one that succeeds, ``on_changed`` runs.
+MUTATIONS = frozenset(
+    {
+        "CreateFunction",
+        "UpdateFunction",
+        "PublishFunction",
+        "DeleteFunction",
+        "CreateDistribution",
+        "CreateDistributionWithTags",
+        "UpdateDistribution",
+        "DeleteDistribution",
+        "CreateInvalidation",
+    }
+)
+
+
+@dataclass(frozen=True)
+class Account:
+    """The whole account at one instant: what ``state`` saves and restores."""
+
+    functions: list[StoredFunction]
+    distributions: list[StoredDistribution]
+    invalidations: list[StoredInvalidation]  # each distribution's oldest first
 
 
 class CloudFrontService:
@@ -56,6 +85,7 @@ class CloudFrontService:
         self.on_distribution_created: Callable[[StoredDistribution], None] = lambda d: None
         self.on_distribution_updated: Callable[[StoredDistribution], None] = lambda d: None
         self.on_distribution_deleted: Callable[[StoredDistribution], None] = lambda d: None
+        self.on_changed: Callable[[], None] = lambda: None
         self._operations: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
             "CreateFunction": self.functions.create,
             "DescribeFunction": self.functions.describe,
@@ -93,7 +123,34 @@ class CloudFrontService:
             )
         with self._lock:
             self.invalidations.settle()
-            return handler(params)
+            result = handler(params)
+            if operation in MUTATIONS:
+                self.on_changed()
+            return result
+
+    def snapshot(self) -> Account:
+        """A copy of every record, consistent as of one instant (later calls do not change it)."""
+        with self._lock:
+            return Account(
+                functions=[replace(fn) for fn in self.functions],
+                distributions=[replace(dist) for dist in self.distributions],
+                invalidations=[replace(inv) for inv in self.invalidations],
+            )
+
+    def restore(self, account: Account) -> None:
+        """Load a saved account into this empty one; each distribution gets an empty cache.
+
+        The edge listeners are not started here: the caller knows which port each one had.
+        """
+        with self._lock:
+            for fn in account.functions:
+                self.functions.add(fn)
+            for dist in account.distributions:
+                self.distributions.add(dist)
+                self._caches[dist.id] = EdgeCache()
+            for inv in account.invalidations:
+                self.invalidations.add(inv)
+            self.invalidations.settle()
 
     def edge_view(self, dist_id: str) -> EdgeView | None:
         """The distribution as an edge request sees it now, after due invalidations evicted."""

@@ -250,30 +250,31 @@ def fetch(
         return Fetched(err.code, Headers(list(err.headers.items())), err.read())
 
 
-@dataclass(frozen=True)
+@dataclass
 class PrivateCloudFront:
     url: str
     access_log: Path
     process_log: Path
     alias_ports: dict[str, int]
+    edge_port_base: int
+    exit_code: int | None = None  # set once the process has stopped
 
     def client(self) -> Any:
         return boto3.client("cloudfront", endpoint_url=self.url, region_name=stack.REGION)
 
 
-@contextlib.contextmanager
-def private_cloudfront(
-    moto_url: str, state_dir: Path, *, aliases: tuple[str, ...] = (), delay: float = 1.0
-) -> Iterator[PrivateCloudFront]:
-    """``python -m localaws.cloudfront`` of our own, with the test API handler behind /api/*.
-
-    Started exactly as the stack launcher starts it (same flags), in its own session so its whole
-    process group is stopped at the end.
-    """
-    ports = stack.free_ports(1 + len(aliases))
-    alias_ports = dict(zip(aliases, ports[1:], strict=True))
-    access_log = state_dir / "edge-access.log"
-    process_log = state_dir / "cloudfront.log"
+def cloudfront_command(
+    moto_url: str,
+    state_dir: Path,
+    *,
+    port: int,
+    alias_ports: dict[str, int],
+    edge_port_base: int,
+    delay: float,
+    state_file: Path | None = None,
+) -> tuple[list[str], dict[str, str]]:
+    """argv and environment of ``python -m localaws.cloudfront`` with the stack launcher's flags
+    and the test API handler behind /api/*."""
     env = dict(os.environ)
     env.update(stack.FAKE_CREDENTIALS)
     env["PYTHONPATH"] = os.pathsep.join([str(HERE), str(REPO_ROOT)])
@@ -282,28 +283,60 @@ def private_cloudfront(
     argv = [
         sys.executable, "-m", "localaws.cloudfront",
         "--host", stack.HOST,
-        "--port", str(ports[0]),
+        "--port", str(port),
         "--s3-endpoint", moto_url,
         "--region", stack.REGION,
         "--invalidation-delay", str(delay),
-        *[a for alias, port in alias_ports.items() for a in ("--edge", f"{alias}={port}")],
-        "--edge-port-base", str(stack._free_range_base()),
+        *[a for alias, p in alias_ports.items() for a in ("--edge", f"{alias}={p}")],
+        "--edge-port-base", str(edge_port_base),
         "--api-handler", "edge_api_handler:handler",
-        "--access-log", str(access_log),
+        "--access-log", str(state_dir / "edge-access.log"),
+        *(["--state-file", str(state_file)] if state_file else []),
     ]  # fmt: skip
+    return argv, env
+
+
+@contextlib.contextmanager
+def private_cloudfront(
+    moto_url: str,
+    state_dir: Path,
+    *,
+    aliases: tuple[str, ...] = (),
+    delay: float = 1.0,
+    edge_port_base: int | None = None,
+    state_file: Path | None = None,
+) -> Iterator[PrivateCloudFront]:
+    """A local CloudFront of our own (see ``cloudfront_command``) on free ports, in its own session
+    so its whole process group is stopped (SIGTERM, as the launcher stops it) at the end."""
+    ports = stack.free_ports(1 + len(aliases))
+    alias_ports = dict(zip(aliases, ports[1:], strict=True))
+    edge_port_base = edge_port_base or stack._free_range_base()
+    argv, env = cloudfront_command(
+        moto_url,
+        state_dir,
+        port=ports[0],
+        alias_ports=alias_ports,
+        edge_port_base=edge_port_base,
+        delay=delay,
+        state_file=state_file,
+    )
+    process_log = state_dir / "cloudfront.log"
     with process_log.open("ab") as out:
         proc = subprocess.Popen(
             argv, cwd=REPO_ROOT, env=env, stdout=out, stderr=out, start_new_session=True
         )
     cfg = stack.StackConfig(cloudfront_port=ports[0], state_dir=state_dir)
+    running = PrivateCloudFront(
+        cfg.cloudfront_url, state_dir / "edge-access.log", process_log, alias_ports, edge_port_base
+    )
     try:
         stack.wait_ready(cfg, {"cloudfront": proc})
-        yield PrivateCloudFront(cfg.cloudfront_url, access_log, process_log, alias_ports)
+        yield running
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGTERM)
         try:
-            proc.wait(timeout=10)
+            running.exit_code = proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
