@@ -14,14 +14,13 @@ import shutil
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 from localaws import stack
 from localaws.airflow_local import airflow_settings, release_variables, task_result
+from qdn.smoke import http_get
 
 REPO_ROOT = stack.REPO_ROOT
 STATE_DIR = REPO_ROOT / ".stack"
@@ -50,15 +49,6 @@ def _ensure_stack() -> stack.RunningStack:
     _say(f"local stack up in {time.monotonic() - began:.1f} s: moto {cfg.moto_url}, "
          f"CloudFront {cfg.cloudfront_url}")  # fmt: skip
     return running
-
-
-def _get(url: str) -> tuple[int, dict[str, str]]:
-    try:
-        with urllib.request.urlopen(url, timeout=10) as resp:  # noqa: S310 - loopback edge
-            resp.read()
-            return resp.status, dict(resp.headers)
-    except urllib.error.HTTPError as err:
-        return err.code, dict(err.headers)
 
 
 def changed_site(workdir: Path, note: str) -> Path:
@@ -91,7 +81,17 @@ def _run_release(conf: dict[str, Any]) -> Any:
 
 def main() -> int:
     running = _ensure_stack()
-    cfg = running.config
+    try:
+        return _rehearse(running.config)
+    finally:
+        if os.environ.get("KEEP") == "1":
+            _say("KEEP=1: the stack is still running; stop it with: make down")
+        else:
+            stack.stop(STATE_DIR)
+            _say("stack stopped, its state kept in .stack/ (KEEP=1 leaves it running)")
+
+
+def _rehearse(cfg: stack.StackConfig) -> int:
     from localaws.bootstrap import bootstrap
     from qdn import config, staging
 
@@ -102,7 +102,7 @@ def main() -> int:
     _say(f"bootstrap: {report.changed} change(s)")
     for alias in cfg.edge_ports:
         for path in ("/", "/book/", "/track/" + "w" * 32):
-            _get(cfg.edge_url(alias) + path)
+            http_get(cfg.edge_url(alias) + path)
     _say("warmed both edges with the current site (/, /book/, /track/...)")
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -128,18 +128,13 @@ def main() -> int:
         _say(f"  {ti.task_id:<17} {ti.state!s:<8} {_summarise(ti.task_id, value)}")
 
     jobs = task_result(dag_run, "upload_job") or {}
-    smoke_ok = str(dag_run.state) == "success"
+    smoke_ok = any(t.task_id == "smoke_check" and str(t.state) == "success" for t in tis)
     if jobs.get("job_ids"):
         from qdn.operators.jobs_lookup import jobs_by_id
 
         job = jobs_by_id(clients("s3"), config.BUCKET, jobs["job_ids"])[0]
         _say("")
         _say(f"tracking URL: {cfg.edge_url(config.DISTRIBUTION_ALIASES[0])}/track/{job.token}")
-    if os.environ.get("KEEP") == "1":
-        _say("KEEP=1: the stack is still running; stop it with: make down")
-    else:
-        stack.stop(STATE_DIR)
-        _say("stack stopped (KEEP=1 leaves it running)")
     return 0 if smoke_ok else 1
 
 

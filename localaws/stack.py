@@ -60,6 +60,11 @@ class StackConfig:
         return self.state_dir / "moto-state.pickle"
 
     @property
+    def cloudfront_state_file(self) -> Path:
+        """Functions, distributions and invalidations, likewise kept across ``down`` and ``up``."""
+        return self.state_dir / "cloudfront-state.json"
+
+    @property
     def moto_url(self) -> str:
         return f"http://{HOST}:{self.moto_port}"
 
@@ -285,6 +290,7 @@ def start(cfg: StackConfig, services: tuple[str, ...] = SERVICES) -> RunningStac
                 *edges,
                 "--edge-port-base", str(cfg.edge_port_base),
                 "--api-handler", "qdn_api.app:handler",
+                "--state-file", str(cfg.cloudfront_state_file),
                 "--access-log", str(cfg.state_dir / "edge-access.log"),
             ],
             cfg,

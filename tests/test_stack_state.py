@@ -1,4 +1,4 @@
-"""moto's state survives a stop and a start of the stack: objects, every version, logs, topics."""
+"""The stack keeps its state across a stop and a start: moto's services and our CloudFront."""
 
 from __future__ import annotations
 
@@ -45,3 +45,33 @@ def test_unreadable_state_file_is_refused_with_advice(tmp_path):
     with pytest.raises(stack.StackError, match="moto"):
         stack.start(cfg, services=("moto",))
     assert "delete it to start the stack empty" in (tmp_path / "moto.log").read_text()
+
+
+def test_a_bootstrapped_stack_comes_back_whole(tmp_path):
+    from localaws.bootstrap import bootstrap
+    from qdn import config
+    from qdn.smoke import http_get
+
+    cfg = stack.StackConfig.with_free_ports(tmp_path)
+    stack.start(cfg)
+    try:
+        bootstrap(lambda service: stack.client(cfg, service))
+        shell = http_get(cfg.edge_url(config.DISTRIBUTION_ALIASES[0]) + "/book/")
+        assert shell.status == 200
+        live = stack.client(cfg, "cloudfront").describe_function(
+            Name=config.FUNCTION_NAME, Stage="LIVE"
+        )["ETag"]
+    finally:
+        stack.stop(tmp_path)
+
+    stack.start(cfg)
+    try:
+        report = bootstrap(lambda service: stack.client(cfg, service))
+        assert report.changed == 0, report.lines
+        cf = stack.client(cfg, "cloudfront")
+        assert cf.describe_function(Name=config.FUNCTION_NAME, Stage="LIVE")["ETag"] == live
+        again = http_get(cfg.edge_url(config.DISTRIBUTION_ALIASES[0]) + "/book/")
+        assert again.status == 200 and again.body == shell.body
+        assert again.headers["x-cache"].startswith("Miss")  # caches start cold
+    finally:
+        stack.stop(tmp_path)
