@@ -1,0 +1,192 @@
+"""A release as the qdn_release DAG run vs. the seed's straight-line boto3 script, side by side.
+
+Both run against one local stack whose invalidations take ``--invalidation-delay`` seconds (20 by
+default, a quick real CloudFront) and both poll them every ``--poll`` seconds (botocore's own
+``invalidation_completed`` cadence, 20). Each round releases the same kind of change twice, once
+each way, alternating: a changed function, a changed staged build (staged before the clock
+starts, as a release only promotes what is already staged) and one new job.
+
+The script does the seed's steps in the seed's order: publish the function, copy the build into
+production, rewrite jobs.json, invalidate the first distribution and wait, then the second and
+wait, then fetch the tracking URL. The DAG promotes and uploads in parallel branches, invalidates
+both distributions at once and waits in the triggerer. Target: DAG <= 0.6 x the script's wall time.
+
+Run: ``.venv/bin/python bench/bench_release.py [--rounds 2]`` (about a minute a round, plus one
+warm-up round).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(REPO_ROOT), str(REPO_ROOT / "plugins"), str(REPO_ROOT / "site" / "api")]
+
+from localaws import stack  # noqa: E402
+from localaws.airflow_local import airflow_settings, release_variables  # noqa: E402
+from localaws.bootstrap import bootstrap  # noqa: E402
+from localaws.demo import changed_site  # noqa: E402
+from qdn import config, staging  # noqa: E402
+from qdn.smoke import http_get  # noqa: E402
+
+TARGET_RATIO = 0.6
+FUNCTION_FILE = f"{config.FUNCTION_NAME}.js"
+
+
+def changed_cf(workdir: Path, note: str) -> Path:
+    """A copy of cf/ whose function differs by a comment: a real publish, cases unchanged."""
+    cf_dir = workdir / "cf"
+    shutil.copytree(REPO_ROOT / "cf", cf_dir)
+    js = cf_dir / FUNCTION_FILE
+    js.write_text(js.read_text() + f"\n// {note}\n")
+    return cf_dir
+
+
+def job_fields(name: str) -> dict[str, Any]:
+    return {
+        "customer_name": name,
+        "location": "Soderblom Ave",
+        "service_date": (date.today() + timedelta(days=2)).isoformat(),
+        "price": "600.00",
+        "status": "ready_for_pickup",
+    }
+
+
+def seed_script(cfg: stack.StackConfig, cf_dir: Path, build_id: str, name: str, poll: int) -> None:
+    """The seed's release, step by step, as one would script it with boto3."""
+    from qdn.jobs.model import Job, JobsDocument, NewJob
+
+    s3 = stack.client(cfg, "s3")
+    cf = stack.client(cfg, "cloudfront")
+    # 1. publish the function
+    etag = cf.describe_function(Name=config.FUNCTION_NAME, Stage="DEVELOPMENT")["ETag"]
+    etag = cf.update_function(
+        Name=config.FUNCTION_NAME,
+        IfMatch=etag,
+        FunctionConfig={"Comment": "QuickDumpNow SPA routes", "Runtime": config.FUNCTION_RUNTIME},
+        FunctionCode=(cf_dir / FUNCTION_FILE).read_bytes(),
+    )["ETag"]
+    cf.publish_function(Name=config.FUNCTION_NAME, IfMatch=etag)
+    # 2. promote the staged build
+    prefix = staging.build_prefix(build_id)
+    for obj in s3.list_objects_v2(Bucket=config.BUCKET, Prefix=prefix)["Contents"]:
+        s3.copy_object(
+            Bucket=config.BUCKET,
+            Key=config.SITE_PREFIX + obj["Key"][len(prefix) :],
+            CopySource={"Bucket": config.BUCKET, "Key": obj["Key"]},
+        )
+    # 3. upload the job
+    doc = JobsDocument.from_json_bytes(
+        s3.get_object(Bucket=config.BUCKET, Key=config.JOBS_KEY)["Body"].read()
+    )
+    job = Job.create(NewJob(**job_fields(name)), now=datetime.now(UTC), idempotency_key=None)
+    s3.put_object(Bucket=config.BUCKET, Key=config.JOBS_KEY, Body=doc.with_job(job).to_json_bytes())
+    # 4. invalidate one distribution and wait, then the other
+    waiter = cf.get_waiter("invalidation_completed")
+    for dist in cf.list_distributions()["DistributionList"]["Items"]:
+        inv = cf.create_invalidation(
+            DistributionId=dist["Id"],
+            InvalidationBatch={
+                "Paths": {"Quantity": 1, "Items": ["/*"]},
+                "CallerReference": f"seed-{time.time_ns()}",
+            },
+        )["Invalidation"]
+        waiter.wait(
+            DistributionId=dist["Id"], Id=inv["Id"], WaiterConfig={"Delay": poll, "MaxAttempts": 60}
+        )
+    # 5. the tracking link
+    base = cfg.edge_url(config.DISTRIBUTION_ALIASES[0])
+    for path in (f"/track/{job.token}", f"{config.TRACK_API_PREFIX}{job.token}"):
+        status = http_get(base + path).status
+        if status != 200:
+            raise SystemExit(f"seed script: {path[:12]}... answered {status}")
+
+
+def dag_release(dag: Any, name: str) -> None:
+    conf = {f"job_{k}": v for k, v in job_fields(name).items()}
+    dag_run = dag.test(run_conf=conf)
+    if str(dag_run.state) != "success":
+        raise SystemExit(f"qdn_release run {dag_run.run_id} ended {dag_run.state}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=2)
+    # The first dag.test() of a process starts Airflow's in-process execution API (about 4 s), a
+    # cost a running deployment pays once at start-up, not per release: one pair is not counted.
+    parser.add_argument("--warmup", type=int, default=1)
+    parser.add_argument("--invalidation-delay", type=float, default=20.0)
+    parser.add_argument("--poll", type=int, default=20, help="waiter delay, both sides (s)")
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="qdn-bench-"))
+    cfg = stack.StackConfig.with_free_ports(
+        work / "stack", invalidation_delay=args.invalidation_delay
+    )
+    stack.start(cfg)
+    try:
+        bootstrap(lambda service: stack.client(cfg, service))
+        os.environ.update(airflow_settings(work / "airflow"))
+        os.environ.update(release_variables(cfg))
+        os.environ["AIRFLOW_VAR_QDN_WAITER_DELAY"] = str(args.poll)
+        os.environ["AIRFLOW__LOGGING__LOGGING_LEVEL"] = "WARNING"
+        from airflow.dag_processing.dagbag import DagBag
+        from airflow.utils import db
+
+        db.initdb()
+        dag = DagBag(dag_folder=str(REPO_ROOT / "dags")).get_dag("qdn_release")
+        s3 = stack.client(cfg, "s3")
+        dag_times: list[float] = []
+        script_times: list[float] = []
+        for n in range(args.warmup + args.rounds):
+            counted = n >= args.warmup
+            round_dir = work / f"round-{n}"
+            for side in ("dag", "script"):
+                side_dir = round_dir / side
+                side_dir.mkdir(parents=True)
+                note = f"bench round {n} {side}"
+                build_id = staging.stage(s3, changed_site(side_dir, note)).build_id
+                cf_dir = changed_cf(side_dir, note)
+                began = time.monotonic()
+                if side == "dag":
+                    os.environ["AIRFLOW_VAR_QDN_CF_DIR"] = str(cf_dir)
+                    dag_release(dag, f"Bench Dag {n}")
+                else:
+                    seed_script(cfg, cf_dir, build_id, f"Bench Script {n}", args.poll)
+                took = time.monotonic() - began
+                if counted:
+                    (dag_times if side == "dag" else script_times).append(took)
+                label = "" if counted else " (warm-up, not counted)"
+                print(f"round {n} {side:<6} {took:6.1f} s{label}", flush=True)
+    finally:
+        stack.stop(cfg.state_dir)
+        shutil.rmtree(work, ignore_errors=True)
+
+    ratios = [d / s for d, s in zip(dag_times, script_times, strict=True)]
+    print()
+    print(
+        f"invalidation delay {args.invalidation_delay:.0f} s, polling every {args.poll} s, "
+        f"{args.rounds} round(s) after {args.warmup} warm-up"
+    )
+    shown = {"qdn_release DAG run": dag_times, "seed-order script": script_times}
+    for label, times in shown.items():
+        runs = ", ".join(f"{t:.1f}" for t in times)
+        print(f"{label:<21} median {statistics.median(times):6.1f} s  (runs: {runs})")
+    ratio = statistics.median(ratios)
+    print(f"ratio DAG/script      median {ratio:.2f}  (pairs: {[round(r, 2) for r in ratios]})")
+    verdict = "meets" if ratio <= TARGET_RATIO else "MISSES"
+    print(f"target <= {TARGET_RATIO}: {verdict}")
+    return 0 if ratio <= TARGET_RATIO else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
