@@ -234,6 +234,28 @@ def _spawn(name: str, argv: list[str], cfg: StackConfig) -> Popen[bytes]:
 
 
 SERVICES = ("moto", "cloudfront")
+# The track API the edge serves /api/* from, imported in-process by the local CloudFront.
+API_HANDLER = "qdn_api.app:handler"
+
+
+def cloudfront_argv(
+    cfg: StackConfig, *, api_handler: str = API_HANDLER, state_file: Path | None = None
+) -> list[str]:
+    """The local CloudFront's command line for this stack; tests reuse it with their handler."""
+    edges = [arg for alias, port in cfg.edge_ports.items() for arg in ("--edge", f"{alias}={port}")]
+    return [
+        sys.executable, "-m", "localaws.cloudfront",
+        "--host", HOST,
+        "--port", str(cfg.cloudfront_port),
+        "--s3-endpoint", cfg.moto_url,
+        "--region", REGION,
+        "--invalidation-delay", str(cfg.invalidation_delay),
+        *edges,
+        "--edge-port-base", str(cfg.edge_port_base),
+        "--api-handler", api_handler,
+        "--access-log", str(cfg.state_dir / "edge-access.log"),
+        *(["--state-file", str(state_file)] if state_file else []),
+    ]  # fmt: skip
 
 
 def start(cfg: StackConfig, services: tuple[str, ...] = SERVICES) -> RunningStack:
@@ -275,26 +297,9 @@ def start(cfg: StackConfig, services: tuple[str, ...] = SERVICES) -> RunningStac
             _state_file(cfg.state_dir).write_text(running.to_json())
             wait_ready(cfg, procs)
             return running
-        edges = [
-            arg for alias, port in cfg.edge_ports.items() for arg in ("--edge", f"{alias}={port}")
-        ]
         procs["cloudfront"] = _spawn(
-            "cloudfront",
-            [
-                python, "-m", "localaws.cloudfront",
-                "--host", HOST,
-                "--port", str(cfg.cloudfront_port),
-                "--s3-endpoint", cfg.moto_url,
-                "--region", REGION,
-                "--invalidation-delay", str(cfg.invalidation_delay),
-                *edges,
-                "--edge-port-base", str(cfg.edge_port_base),
-                "--api-handler", "qdn_api.app:handler",
-                "--state-file", str(cfg.cloudfront_state_file),
-                "--access-log", str(cfg.state_dir / "edge-access.log"),
-            ],
-            cfg,
-        )  # fmt: skip
+            "cloudfront", cloudfront_argv(cfg, state_file=cfg.cloudfront_state_file), cfg
+        )
         running = RunningStack(cfg, {k: p.pid for k, p in procs.items()}, time.time())
         _state_file(cfg.state_dir).write_text(running.to_json())
         wait_ready(cfg, procs)

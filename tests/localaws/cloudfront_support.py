@@ -10,7 +10,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import urllib.error
 import urllib.request
 import uuid
@@ -280,19 +279,15 @@ def cloudfront_command(
     env["PYTHONPATH"] = os.pathsep.join([str(HERE), str(REPO_ROOT)])
     env["EDGE_TEST_JOBS_DIR"] = str(state_dir / "jobs")
     (state_dir / "jobs").mkdir(exist_ok=True)
-    argv = [
-        sys.executable, "-m", "localaws.cloudfront",
-        "--host", stack.HOST,
-        "--port", str(port),
-        "--s3-endpoint", moto_url,
-        "--region", stack.REGION,
-        "--invalidation-delay", str(delay),
-        *[a for alias, p in alias_ports.items() for a in ("--edge", f"{alias}={p}")],
-        "--edge-port-base", str(edge_port_base),
-        "--api-handler", "edge_api_handler:handler",
-        "--access-log", str(state_dir / "edge-access.log"),
-        *(["--state-file", str(state_file)] if state_file else []),
-    ]  # fmt: skip
+    cfg = stack.StackConfig(
+        moto_port=int(moto_url.rsplit(":", 1)[1]),
+        cloudfront_port=port,
+        edge_ports=alias_ports,
+        edge_port_base=edge_port_base,
+        invalidation_delay=delay,
+        state_dir=state_dir,
+    )
+    argv = stack.cloudfront_argv(cfg, api_handler="edge_api_handler:handler", state_file=state_file)
     return argv, env
 
 
