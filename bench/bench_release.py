@@ -24,7 +24,7 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -34,31 +34,12 @@ sys.path[:0] = [str(REPO_ROOT), str(REPO_ROOT / "plugins"), str(REPO_ROOT / "sit
 from localaws import stack  # noqa: E402
 from localaws.airflow_local import airflow_settings, release_variables  # noqa: E402
 from localaws.bootstrap import bootstrap  # noqa: E402
-from localaws.demo import changed_site  # noqa: E402
+from localaws.demo import changed_cf, changed_site, release_conf, seed_job  # noqa: E402
 from qdn import config, staging  # noqa: E402
 from qdn.smoke import http_get  # noqa: E402
 
 TARGET_RATIO = 0.6
 FUNCTION_FILE = f"{config.FUNCTION_NAME}.js"
-
-
-def changed_cf(workdir: Path, note: str) -> Path:
-    """A copy of cf/ whose function differs by a comment: a real publish, cases unchanged."""
-    cf_dir = workdir / "cf"
-    shutil.copytree(REPO_ROOT / "cf", cf_dir)
-    js = cf_dir / FUNCTION_FILE
-    js.write_text(js.read_text() + f"\n// {note}\n")
-    return cf_dir
-
-
-def job_fields(name: str) -> dict[str, Any]:
-    return {
-        "customer_name": name,
-        "location": "Soderblom Ave",
-        "service_date": (date.today() + timedelta(days=2)).isoformat(),
-        "price": "600.00",
-        "status": "ready_for_pickup",
-    }
 
 
 def seed_script(cfg: stack.StackConfig, cf_dir: Path, build_id: str, name: str, poll: int) -> None:
@@ -88,7 +69,9 @@ def seed_script(cfg: stack.StackConfig, cf_dir: Path, build_id: str, name: str, 
     doc = JobsDocument.from_json_bytes(
         s3.get_object(Bucket=config.BUCKET, Key=config.JOBS_KEY)["Body"].read()
     )
-    job = Job.create(NewJob(**job_fields(name)), now=datetime.now(UTC), idempotency_key=None)
+    job = Job.create(
+        NewJob(**seed_job(customer_name=name)), now=datetime.now(UTC), idempotency_key=None
+    )
     s3.put_object(Bucket=config.BUCKET, Key=config.JOBS_KEY, Body=doc.with_job(job).to_json_bytes())
     # 4. invalidate one distribution and wait, then the other
     waiter = cf.get_waiter("invalidation_completed")
@@ -112,8 +95,7 @@ def seed_script(cfg: stack.StackConfig, cf_dir: Path, build_id: str, name: str, 
 
 
 def dag_release(dag: Any, name: str) -> None:
-    conf = {f"job_{k}": v for k, v in job_fields(name).items()}
-    dag_run = dag.test(run_conf=conf)
+    dag_run = dag.test(run_conf=release_conf(seed_job(customer_name=name)))
     if str(dag_run.state) != "success":
         raise SystemExit(f"qdn_release run {dag_run.run_id} ended {dag_run.state}")
 
@@ -155,7 +137,7 @@ def main() -> int:
                 side_dir.mkdir(parents=True)
                 note = f"bench round {n} {side}"
                 build_id = staging.stage(s3, changed_site(side_dir, note)).build_id
-                cf_dir = changed_cf(side_dir, note)
+                cf_dir = changed_cf(side_dir, lambda js, note=note: f"{js}\n// {note}\n")
                 began = time.monotonic()
                 if side == "dag":
                     os.environ["AIRFLOW_VAR_QDN_CF_DIR"] = str(cf_dir)

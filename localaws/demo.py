@@ -14,12 +14,15 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 from localaws import stack
 from localaws.airflow_local import airflow_settings, release_variables, task_result
+from qdn import config
+from qdn.release_params import JOB_PREFIX
 from qdn.smoke import http_get
 
 REPO_ROOT = stack.REPO_ROOT
@@ -60,6 +63,32 @@ def changed_site(workdir: Path, note: str) -> Path:
     return source
 
 
+def changed_cf(workdir: Path, edit: Callable[[str], str]) -> Path:
+    """A copy of cf/ whose function source went through ``edit``; the cases stay the repo's."""
+    cf_dir = workdir / "cf"
+    shutil.copytree(REPO_ROOT / "cf", cf_dir)
+    js = cf_dir / f"{config.FUNCTION_NAME}.js"
+    js.write_text(edit(js.read_text()))
+    return cf_dir
+
+
+def seed_job(**fields: Any) -> dict[str, Any]:
+    """The job of the original manual release (Mark, Soderblom Ave, $600, ready for pickup)."""
+    job = {
+        "customer_name": "Mark",
+        "location": "Soderblom Ave",
+        "service_date": (date.today() + timedelta(days=2)).isoformat(),
+        "price": "600.00",
+        "status": "ready_for_pickup",
+    }
+    return job | fields
+
+
+def release_conf(job: dict[str, Any]) -> dict[str, Any]:
+    """qdn_release's run conf for a job: the Params form's flat ``job_*`` fields."""
+    return {f"{JOB_PREFIX}{name}": value for name, value in job.items()}
+
+
 def _configure_airflow(cfg: stack.StackConfig) -> None:
     """Airflow's settings for this process; must run before Airflow is imported."""
     AIRFLOW_HOME.mkdir(parents=True, exist_ok=True)
@@ -93,7 +122,7 @@ def main() -> int:
 
 def _rehearse(cfg: stack.StackConfig) -> int:
     from localaws.bootstrap import bootstrap
-    from qdn import config, staging
+    from qdn import staging
 
     def clients(service: str) -> Any:
         return stack.client(cfg, service)
@@ -110,13 +139,7 @@ def _rehearse(cfg: stack.StackConfig) -> int:
     _say(staged.summary())
 
     _configure_airflow(cfg)
-    conf = {
-        "job_customer_name": "Mark",
-        "job_location": "Soderblom Ave",
-        "job_service_date": (date.today() + timedelta(days=2)).isoformat(),
-        "job_price": "600.00",
-        "job_status": "ready_for_pickup",
-    }
+    conf = release_conf(seed_job())
     _say("running qdn_release as a DAG run ...")
     dag_run = _run_release(conf)
 

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import shutil
 import threading
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from localaws.airflow_local import task_result
-from localaws.demo import changed_site
+from localaws.demo import changed_cf, changed_site, release_conf, seed_job
 from qdn import config, staging
 from qdn.release_manifest import read_manifest
 from qdn.smoke import http_get
@@ -42,15 +41,7 @@ def release_dag(airflow_db, airflow_env):
 
 
 def mark_job(**over: Any) -> dict[str, Any]:
-    conf = {
-        "job_customer_name": "Mark",
-        "job_location": "Soderblom Ave",
-        "job_service_date": (date.today() + timedelta(days=2)).isoformat(),
-        "job_price": "600.00",
-        "job_status": "ready_for_pickup",
-    }
-    conf.update(over)
-    return conf
+    return release_conf(seed_job()) | over
 
 
 def run(dag, conf: dict[str, Any], logical_date: datetime | None = None):
@@ -254,11 +245,8 @@ def test_skipped_invalidation_with_warm_cache_fails_the_smoke_check(
 
 def test_gate_failure_publishes_nothing(release_dag, airflow_env, tmp_path, monkeypatch):
     stack = airflow_env
-    broken = tmp_path / "cf"
-    shutil.copytree(REPO_ROOT / "cf", broken)
-    js = broken / f"{config.FUNCTION_NAME}.js"
-    # The seed's mistake: overwrite the URI before saving it.
-    js.write_text(js.read_text().replace("original_path", "original_paht"))
+    # A wrong query key: every route case fails the gate.
+    broken = changed_cf(tmp_path, lambda js: js.replace("original_path", "original_paht"))
     monkeypatch.setenv("AIRFLOW_VAR_QDN_CF_DIR", str(broken))
     before, versions = live_etag(stack), bucket_versions(stack)
     _dag_run, states = run(release_dag, mark_job())
@@ -313,10 +301,8 @@ def test_changed_function_is_published_and_the_previous_code_kept(
 ):
     stack = airflow_env
     cf = stack.client("cloudfront")
-    changed = tmp_path / "cf"
-    shutil.copytree(REPO_ROOT / "cf", changed)
+    changed = changed_cf(tmp_path, lambda js: js + "\n// harmless change: a comment\n")
     js = changed / f"{config.FUNCTION_NAME}.js"
-    js.write_text(js.read_text() + "\n// harmless change: a comment\n")
     monkeypatch.setenv("AIRFLOW_VAR_QDN_CF_DIR", str(changed))
     before_code = cf.get_function(Name=config.FUNCTION_NAME, Stage="LIVE")["FunctionCode"].read()
     before_etag = live_etag(stack)
