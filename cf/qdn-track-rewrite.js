@@ -1,6 +1,12 @@
 // qdn-track-rewrite: viewer-request function on the default behaviour of both distributions.
 // Runtime cloudfront-js-2.0; CloudFront caps function code at 10 KB, so comments stay short.
 //
+// 0. Every path is served from the live build: the key 'live' of the KeyValueStore associated
+//    with this function names it (build-<12 hex>), and the path is rewritten into that build's
+//    folder (origin path /builds). CloudFront computes the cache key after this function, so each
+//    build has its own cache keys: a release is one write of 'live', with no invalidation, and no
+//    response ever mixes two builds. Should the store be unreadable, FALLBACK_BUILD (compiled in
+//    at publish time, a build retention never expires) is served, never an error page.
 // 1. Private data never reaches the origin: any path naming jobs.json (in any case, in any
 //    folder) or starting with the data prefix is answered here with 404. The check runs on a
 //    normalised copy of the path (percent-decoding repeated, case folded, backslashes, empty,
@@ -13,13 +19,16 @@
 // 3. A route without its trailing slash (/track, /book, /dashboard) is redirected (301) to the
 //    slash form with its query string: one URL per view, and the invalidation paths and the
 //    shell's router only ever see the slash form.
-// 4. Everything else passes through unchanged. Route matching is exact and case sensitive, as
+// 4. Everything else is served from the live build as it is ('/' and any path ending in '/'
+//    get index.html, as the distribution's DefaultRootObject would). Route matching is exact and case sensitive, as
 //    CloudFront paths are: /bookkeeping or /Track/x are not routes.
 //
 // Query string keys and values here are as they appear on the wire (percent-encoded), as
 // CloudFront hands them to functions; original_path is therefore encodeURIComponent(uri).
 
-// Each request runs this file's top level afresh, so it declares only four functions: every
+import cf from 'cloudfront';
+
+// Each request runs this file's top level afresh, so it declares only five functions: every
 // function object costs time on every request.
 
 // One table: plugins/qdn/routes.py holds the same one and tests/test_routes_agree.py proves it.
@@ -33,6 +42,11 @@ var ROUTES = {
 var PRIVATE_PREFIX = 'data';
 var PRIVATE_NAME = 'jobs.json';
 var ORIGINAL_PATH = 'original_path';
+// The live pointer (qdn.config.LIVE_POINTER_KEY) and what a build id looks like (qdn.staging).
+var LIVE_KEY = 'live';
+var BUILD_ID = /^build-[0-9a-f]{12}$/;
+// Replaced by qdn.function_release when publishing: the build live at that moment.
+var FALLBACK_BUILD = '__QDN_FALLBACK_BUILD__';
 
 // Three rounds undo %2564-style double encoding; more than that is not a real path.
 var DECODE_ROUNDS = 3;
@@ -81,7 +95,19 @@ function isOriginalPathKey(key) {
   return name.length === ORIGINAL_PATH.length && name.toLowerCase() === ORIGINAL_PATH;
 }
 
-function handler(event) {
+// A pointer that cannot be read, is missing or is not a build id never breaks the site.
+async function liveBuild() {
+  try {
+    var id = await cf.kvs().get(LIVE_KEY);
+    if (BUILD_ID.test(id)) return id;
+    console.log('live pointer holds no build id; serving ' + FALLBACK_BUILD);
+  } catch (e) {
+    console.log('live pointer unreadable (' + e + '); serving ' + FALLBACK_BUILD);
+  }
+  return FALLBACK_BUILD;
+}
+
+async function handler(event) {
   var request = event.request;
   var uri = request.uri;
   var querystring = request.querystring || {};
@@ -100,7 +126,10 @@ function handler(event) {
   var end = uri.indexOf('/', 1);
   var prefix = end === -1 ? uri + '/' : uri.slice(0, end + 1);
   var target = ROUTES[prefix];
-  if (target === undefined) return request;
+  if (target === undefined) {
+    request.uri = '/' + (await liveBuild()) + (uri.endsWith('/') ? uri + 'index.html' : uri);
+    return request;
+  }
 
   if (end !== -1) {
     var kept = {};
@@ -110,7 +139,7 @@ function handler(event) {
     // Save the viewer's path before the URI is replaced (the old function did not).
     kept[ORIGINAL_PATH] = {value: encodeURIComponent(uri)};
     request.querystring = kept;
-    request.uri = target;
+    request.uri = '/' + (await liveBuild()) + target;
     return request;
   }
 

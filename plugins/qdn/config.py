@@ -9,14 +9,29 @@ from __future__ import annotations
 
 BUCKET = "quickdumpnow.com"
 
-# The distributions' S3 origin path is "/site": only objects under SITE_PREFIX are reachable
-# through the edge, which is what keeps data/ and releases/ private.
-SITE_PREFIX = "site/"
-ORIGIN_PATH = "/" + SITE_PREFIX.rstrip("/")
+# Every build lives under its own immutable prefix, builds/<build-id>/, and the distributions'
+# S3 origin path is "/builds": the function rewrites each viewer path into the live build's
+# folder, so only objects under BUILDS_PREFIX are reachable through the edge (data/, releases/
+# stay private), and a release is one write of the live pointer, never a copy.
+BUILDS_PREFIX = "builds/"
+ORIGIN_PATH = "/" + BUILDS_PREFIX.rstrip("/")
+# Names the newest staged build id; a release promotes this one unless told otherwise. It sits
+# beside the build folders, never inside one, so the edge cannot serve it.
+LATEST_KEY = BUILDS_PREFIX + "LATEST"
 
-STAGING_PREFIX = "staging/"
-# Names the newest staged build id; a release promotes this one unless told otherwise.
-LATEST_KEY = STAGING_PREFIX + "LATEST"
+# The layout before atomic releases: production copied into site/, builds staged in staging/.
+# Only the bootstrap's one-time migration still reads them.
+LEGACY_SITE_PREFIX = "site/"
+LEGACY_STAGING_PREFIX = "staging/"
+
+# The live pointer: one key in the CloudFront KeyValueStore associated with the function.
+# A release writes it once (IfMatch on the store's ETag); a rollback writes an older id back.
+KVS_NAME = "qdn-live"
+LIVE_POINTER_KEY = "live"
+# Builds kept from expiry besides the live one (and the function's compiled-in fallback): the
+# last N releases, so a rollback to any of them is one pointer write. Ten covers weeks of
+# releases at our pace while old builds do not pile up for ever.
+KEEP_RELEASES = 10
 
 DATA_PREFIX = "data/"
 JOBS_KEY = DATA_PREFIX + "jobs.json"

@@ -1,41 +1,37 @@
-"""The release manifest: what one release run replaced, so it can be rolled back and verified.
+"""The release manifest: what one release or rollback run changed, so it can be undone and verified.
 
 One object per run, ``releases/<run-id>.json``. Several tasks of the same run write to it (the
-function publish, the content promotion, the job upload, the invalidation), some of them at the
-same time, so every write is conditional: the first with ``IfNoneMatch: *``, every later one
-with ``IfMatch`` on the ETag just read, retried on 412/409 with the fresh document. A writer
-therefore never loses another's section, and a retried task finds what its first attempt wrote.
+function publish, the pointer switch, the job upload, the invalidation), some of them at the same
+time, so every write goes through ``qdn.conditional_write`` and a writer never loses another's
+section; a retried task finds what its first attempt wrote.
 
-``releases/LATEST`` names the run whose content was applied last; the nightly verification reads
-it (``latest_release``) to know what production must hold. It is a pointer rather than a listing
-because run ids do not sort by time and LastModified moves whenever a later task adds a section.
+``releases/HISTORY.json`` lists the recent switches of the live pointer, newest first: which run
+made which build live, what was live before, and the function it ran with. The nightly check
+reads its head to know what production must hold, the rollback offers its entries as targets, and
+the build retention keeps the builds it names — one small object instead of a listing of every
+manifest (run ids do not sort by time).
 """
 
 from __future__ import annotations
 
 import json
-import random
 import re
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Literal, NamedTuple
 
-from botocore.exceptions import ClientError
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from qdn import config, headers
-from qdn.s3_errors import is_conflict, is_missing
+from qdn import config
+from qdn.conditional_write import ConditionalWriteError, read_with_etag, update_object
 
-MANIFEST_SCHEMA = 1
-LATEST_POINTER_KEY = config.RELEASES_PREFIX + "LATEST"
-
-# A run has four tasks that write here, at most two at once; ten rounds of read-modify-write
-# outlast any honest contention, and a writer still losing after that is a bug worth failing on.
-UPDATE_ATTEMPTS = 10
-# Backoff between rounds: long enough for the winner's write to land, short next to a task.
-RETRY_BASE_SECONDS = 0.05
-RETRY_MAX_SECONDS = 1.0
+MANIFEST_SCHEMA = 2
+HISTORY_KEY = config.RELEASES_PREFIX + "HISTORY.json"
+# Function code every release ran with, by content hash, so a rollback can republish it.
+FUNCTION_CODE_PREFIX = config.RELEASES_PREFIX + "functions/"
+# Entries kept in the history: five times the builds retained, so the rollback form still shows
+# where older releases went even after their builds expired.
+HISTORY_MAX_ENTRIES = 5 * config.KEEP_RELEASES
 
 
 # What a token hint may be: qdn.jobs.model.redact_token gives four characters and an ellipsis;
@@ -63,31 +59,21 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class ObjectChange(_Strict):
-    """One production key the release writes or deletes, with what it replaced."""
-
-    action: Literal["copy", "delete"]
-    reason: str
-    sha256: str | None = None
-    # None means the key did not exist before the release: a rollback deletes it.
-    previous_version_id: str | None = None
-    previous_etag: str | None = None
-    # copy: the version the release wrote; delete: the delete marker it left.
-    new_version_id: str | None = None
-
-
 class ContentSection(_Strict):
-    """The promotion's record: enough to put every key back as it was, and to verify the rest."""
+    """The switch of the live pointer: enough to move it back, and to verify what is live."""
 
+    kind: Literal["release", "rollback"] = "release"
     build_before: str | None = None
     build_after: str
-    changes: dict[str, ObjectChange] = Field(default_factory=dict)  # full S3 key -> change
-    # Every key production holds after the release and its sha256 (the nightly check's truth).
-    expected: dict[str, str] = Field(default_factory=dict)
-    plan: dict[str, Any] = Field(default_factory=dict)
-    attempts: int = 1
-    copies_completed_at: str | None = None
-    deletions_completed_at: str | None = None
+    kvs_arn: str
+    pointer_etag_before: str | None = None
+    pointer_etag_after: str | None = None
+    # The build was checked complete before the switch: its manifest and one listing agreed.
+    verified_files: int = 0
+    planned_at: str = Field(default_factory=lambda: now_iso())
+    switched_at: str | None = None
+    # Builds the retention rules expire after this run (neither live nor recent).
+    expiring_builds: list[str] = Field(default_factory=list)
 
 
 class FunctionSection(BaseModel):
@@ -100,6 +86,10 @@ class FunctionSection(BaseModel):
     previous_live_etag: str | None = None
     previous_live_sha256: str | None = None
     new_live_etag: str | None = None
+    # LIVE's code after the run (published or not): what a rollback to this run republishes.
+    live_sha256: str | None = None
+    # The build the LIVE code serves when the store cannot be read; retention keeps it.
+    fallback_build: str | None = None
 
 
 class JobChange(_Strict):
@@ -124,7 +114,7 @@ class JobsSection(_Strict):
 
 
 class ReleaseManifest(_Strict):
-    schema_version: Literal[1] = MANIFEST_SCHEMA
+    schema_version: Literal[2] = MANIFEST_SCHEMA
     run_id: str
     created_at: str = Field(default_factory=now_iso)
     updated_at: str = Field(default_factory=now_iso)
@@ -169,43 +159,23 @@ def manifest_key(run_id: str) -> str:
 # --- read and write -------------------------------------------------------------------------------
 
 
+def _parse_manifest(body: bytes, where: str) -> ReleaseManifest:
+    try:
+        return ReleaseManifest.model_validate_json(body)
+    except ValueError as err:
+        raise ReleaseManifestError(
+            f"{where} is not a valid release manifest ({err}); it was written by something else "
+            "or edited by hand — fix or move it before retrying the run"
+        ) from err
+
+
 def read_manifest(s3: Any, bucket: str, run_id: str) -> StoredManifest | None:
     """The run's manifest and its ETag, or None if the run has written none yet."""
     key = manifest_key(run_id)
-    try:
-        got = s3.get_object(Bucket=bucket, Key=key)
-    except ClientError as err:
-        if is_missing(err):
-            return None
-        raise
-    body = got["Body"].read()
-    try:
-        manifest = ReleaseManifest.model_validate_json(body)
-    except ValueError as err:
-        raise ReleaseManifestError(
-            f"s3://{bucket}/{key} is not a valid release manifest ({err}); it was written by "
-            "something else or edited by hand — fix or move it before retrying the run"
-        ) from err
-    return StoredManifest(manifest, got["ETag"])
-
-
-def _put(s3: Any, bucket: str, manifest: ReleaseManifest, etag: str | None) -> str:
-    condition = {"IfMatch": etag} if etag else {"IfNoneMatch": "*"}
-    put = s3.put_object(
-        Bucket=bucket,
-        Key=manifest_key(manifest.run_id),
-        Body=manifest.to_json_bytes(),
-        ContentType="application/json",
-        CacheControl=headers.PRIVATE_CACHE_CONTROL,
-        **condition,
-    )
-    return put["ETag"]
-
-
-def _backoff(attempt: int) -> None:
-    # Full jitter: concurrent losers spread out instead of colliding again in step.
-    delay = min(RETRY_MAX_SECONDS, RETRY_BASE_SECONDS * 2**attempt)
-    time.sleep(random.uniform(0, delay))  # noqa: S311 (timing jitter, not security)
+    body, etag = read_with_etag(s3, bucket, key)
+    if body is None or etag is None:
+        return None
+    return StoredManifest(_parse_manifest(body, f"s3://{bucket}/{key}"), etag)
 
 
 def update_manifest(
@@ -213,8 +183,6 @@ def update_manifest(
     bucket: str,
     run_id: str,
     change: Callable[[ReleaseManifest], ReleaseManifest | None],
-    *,
-    attempts: int = UPDATE_ATTEMPTS,
 ) -> StoredManifest:
     """Read, apply ``change``, write back conditionally; on a lost race, start over.
 
@@ -222,26 +190,27 @@ def update_manifest(
     the new document or edits it in place. It may run several times, so it must be a pure edit
     of what it is given. If it changes nothing, nothing is written.
     """
-    for attempt in range(attempts):
-        stored = read_manifest(s3, bucket, run_id)
-        current = stored.manifest if stored else ReleaseManifest(run_id=run_id)
+    key = manifest_key(run_id)
+
+    def edit(body: bytes | None) -> bytes | None:
+        current = (
+            _parse_manifest(body, f"s3://{bucket}/{key}")
+            if body is not None
+            else ReleaseManifest(run_id=run_id)
+        )
         draft = current.model_copy(deep=True)
         draft = change(draft) or draft
-        if stored and draft == stored.manifest:
-            return stored
+        if body is not None and draft == current:
+            return None
         draft.updated_at = now_iso()
-        try:
-            etag = _put(s3, bucket, draft, stored.etag if stored else None)
-        except ClientError as err:
-            if not is_conflict(err):
-                raise
-            _backoff(attempt)
-            continue
-        return StoredManifest(draft, etag)
-    raise ReleaseManifestError(
-        f"s3://{bucket}/{manifest_key(run_id)} kept changing under {attempts} attempts to update "
-        "it; another writer is looping — find it before retrying"
-    )
+        return draft.to_json_bytes()
+
+    try:
+        body, etag = update_object(s3, bucket, key, edit)
+    except ConditionalWriteError as err:
+        raise ReleaseManifestError(str(err)) from err
+    assert body is not None and etag is not None  # edit() always creates a missing manifest
+    return StoredManifest(_parse_manifest(body, key), etag)
 
 
 def add_section(s3: Any, bucket: str, run_id: str, name: str, value: Any) -> ReleaseManifest:
@@ -281,71 +250,92 @@ def record_invalidation(
     return add_section(s3, bucket, run_id, "invalidations", {distribution_id: invalidation_id})
 
 
-# --- the LATEST pointer ---------------------------------------------------------------------------
+# --- the history of switches ----------------------------------------------------------------------
 
 
-def mark_latest(s3: Any, bucket: str, run_id: str, *, attempts: int = UPDATE_ATTEMPTS) -> None:
-    """Point ``releases/LATEST`` at ``run_id`` (compare-and-swap, so two releases finishing
-    together serialise and the one applied last is the one named)."""
-    body = check_run_id(run_id).encode()
-    for attempt in range(attempts):
-        try:
-            got = s3.get_object(Bucket=bucket, Key=LATEST_POINTER_KEY)
-        except ClientError as err:
-            if not is_missing(err):
-                raise
-            condition: dict[str, str] = {"IfNoneMatch": "*"}
-        else:
-            if got["Body"].read() == body:
-                return
-            condition = {"IfMatch": got["ETag"]}
-        try:
-            s3.put_object(
-                Bucket=bucket,
-                Key=LATEST_POINTER_KEY,
-                Body=body,
-                ContentType="text/plain",
-                CacheControl=headers.PRIVATE_CACHE_CONTROL,
-                **condition,
-            )
-        except ClientError as err:
-            if not is_conflict(err):
-                raise
-            _backoff(attempt)
-            continue
-        return
-    raise ReleaseManifestError(
-        f"s3://{bucket}/{LATEST_POINTER_KEY} kept changing under {attempts} attempts; "
-        "several releases are finishing at once — rerun this one when they are done"
-    )
+class HistoryEntry(_Strict):
+    """One switch of the live pointer, as the rollback form and the retention see it."""
+
+    run_id: str
+    kind: Literal["release", "rollback"] = "release"
+    build_id: str
+    previous_build: str | None = None
+    function_sha256: str | None = None
+    fallback_build: str | None = None
+    switched_at: str = Field(default_factory=lambda: now_iso())
+
+    def line(self) -> str:
+        return (
+            f"{self.switched_at} {self.kind} {self.run_id}: {self.build_id} "
+            f"(was {self.previous_build or 'nothing'})"
+        )
+
+
+class History(_Strict):
+    releases: list[HistoryEntry] = Field(default_factory=list)  # newest first
+
+
+def read_history(s3: Any, bucket: str) -> History:
+    body, _ = read_with_etag(s3, bucket, HISTORY_KEY)
+    if body is None:
+        return History()
+    try:
+        return History.model_validate_json(body)
+    except ValidationError as err:
+        raise ReleaseManifestError(
+            f"s3://{bucket}/{HISTORY_KEY} is not a release history ({err}); restore its previous "
+            "version (the bucket is versioned) before releasing"
+        ) from err
+
+
+def record_switch(s3: Any, bucket: str, entry: HistoryEntry) -> History:
+    """Put ``entry`` at the head of the history; a retry of the same run replaces its own entry."""
+
+    def edit(body: bytes | None) -> bytes | None:
+        history = History.model_validate_json(body) if body else History()
+        head = history.releases[0] if history.releases else None
+        if head and head.model_dump(exclude={"switched_at"}) == entry.model_dump(
+            exclude={"switched_at"}
+        ):
+            return None
+        kept = [e for e in history.releases if e.run_id != entry.run_id]
+        history.releases = [entry, *kept][:HISTORY_MAX_ENTRIES]
+        return history.model_dump_json(indent=1).encode()
+
+    try:
+        body, _ = update_object(s3, bucket, HISTORY_KEY, edit)
+    except ConditionalWriteError as err:
+        raise ReleaseManifestError(str(err)) from err
+    return History.model_validate_json(body) if body else History()
 
 
 def latest_run_id(s3: Any, bucket: str) -> str | None:
-    try:
-        got = s3.get_object(Bucket=bucket, Key=LATEST_POINTER_KEY)
-    except ClientError as err:
-        if is_missing(err):
-            return None
-        raise
-    return got["Body"].read().decode().strip() or None
+    history = read_history(s3, bucket)
+    return history.releases[0].run_id if history.releases else None
 
 
 def latest_release(s3: Any, bucket: str) -> ReleaseManifest | None:
-    """The manifest of the release whose content was applied last, or None before the first.
-
-    Found through ``releases/LATEST`` (written by the promotion once its copies are done).
-    """
+    """The manifest of the run that switched the pointer last, or None before the first."""
     run_id = latest_run_id(s3, bucket)
     if run_id is None:
         return None
     stored = read_manifest(s3, bucket, run_id)
     if stored is None:
         raise ReleaseManifestError(
-            f"s3://{bucket}/{LATEST_POINTER_KEY} names run {run_id!r} but "
+            f"s3://{bucket}/{HISTORY_KEY} names run {run_id!r} but "
             f"s3://{bucket}/{manifest_key(run_id)} does not exist; the manifest was removed — "
             "restore it from its versions or release again"
         )
     return stored.manifest
+
+
+# --- function code by hash ------------------------------------------------------------------------
+
+
+def function_code_key(sha256: str) -> str:
+    if not re.fullmatch(r"[0-9a-f]{64}", sha256 or ""):
+        raise ReleaseManifestError(f"{sha256!r} is not a sha256 of function code")
+    return f"{FUNCTION_CODE_PREFIX}{sha256}.js"
 
 
 def manifest_as_json(manifest: ReleaseManifest) -> dict[str, Any]:

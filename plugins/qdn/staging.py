@@ -1,14 +1,22 @@
-"""Turn ``site/public`` into an immutable staged build in S3.
+"""Turn ``site/public`` into an immutable build in S3, at a cost that grows with the change.
 
 A build is content-addressed: its id comes from the hash of the source tree, so staging the same
-site twice is a no-op and a release of an unchanged site copies nothing, while any change gives a
-fresh id. Assets are fingerprinted (``app.js`` -> ``app.<hash>.js``) and the shell's references
-rewritten, so a promoted shell only ever points at assets whose names change with their content.
+site twice is a no-op and any change gives a fresh id. Assets are fingerprinted (``app.js`` ->
+``app.<hash>.js``) and the HTML's references rewritten, so a page only ever points at assets whose
+names change with their content.
 
-Layout in the bucket:
-``staging/<build-id>/<path>``  every file, with ``x-amz-meta-sha256`` (promotion diffs on it)
-``staging/<build-id>.json``    the build's manifest, written after every file
-``staging/LATEST``             the newest build id, written last
+Layout in the bucket (``qdn.config``):
+``builds/<build-id>/<path>``  every file of the site; the edge serves the live build's folder
+``builds/<build-id>.json``    the build's manifest (path -> sha256, md5, size, headers), written
+                              last: a build without one was never staged completely and is never
+                              released. It sits beside the folder, so the edge cannot serve it.
+``builds/LATEST``             the newest build id, written after the manifest
+
+What staging costs: the local work is one pass per HTML file (one compiled pattern finds every
+quoted path; a dict says which are renamed) and one hash per file. In S3 it reads the previous
+build's manifest (one GET) and lists the new build's folder once (to resume a half-finished
+upload), uploads only the files whose content the previous build does not have, and copies the
+rest server-side from the previous build — never a request per object to find out what is there.
 """
 
 from __future__ import annotations
@@ -16,30 +24,141 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from botocore.exceptions import ClientError
 
 from qdn import config, headers
-from qdn.s3_errors import is_conflict
+from qdn.s3_errors import is_conflict, is_missing
 
 SHA256_META = "sha256"
-# Only scripts and stylesheets are referenced by the shell; images keep their names.
+# Only scripts and stylesheets are referenced by the HTML; images keep their names.
 FINGERPRINT_SUFFIXES = {".js", ".css"}
 # Twelve hex digits (48 bits) keep ids short in logs while two different sites colliding is
 # out of reach for the few thousand builds a site will ever have.
 BUILD_ID_DIGITS = 12
+BUILD_ID_RE = re.compile(rf"^build-[0-9a-f]{{{BUILD_ID_DIGITS}}}$")
+MANIFEST_SCHEMA = 1
+
+# Parallel uploads and copies. botocore keeps 10 connections per client by default: 8 workers
+# never wait for one (nor log "Connection pool is full"), and S3 serves thousands of requests per
+# second per prefix, so the bound is about our client, not about S3.
+WORKERS = 8
+# CopyObject copies at most 5 GB in one request (larger needs a multipart copy); a static site's
+# files are far below, and a larger file is uploaded instead of half-supported.
+COPY_OBJECT_MAX_BYTES = 5 * 1024**3
+
+# Any quoted absolute path in HTML: "/assets/app.js" or '/assets/app.css'. One compiled pattern
+# for every file and every asset; the renames dict decides what is replaced. Text outside quotes
+# (a paragraph mentioning /assets/app.js) is left alone.
+_QUOTED_PATH = re.compile(r"""(["'])(/[^"'\s<>]*)\1""")
 
 
 class StagingError(RuntimeError):
-    """Staging refused to write; the message says what to fix."""
+    """Staging refused to write, or a build cannot be read; the message says what to fix."""
 
 
 def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+# --- keys -----------------------------------------------------------------------------------------
+
+
+def check_build_id(build_id: str) -> str:
+    if not isinstance(build_id, str) or not BUILD_ID_RE.match(build_id):
+        raise StagingError(
+            f"{build_id!r} is not a build id (build-<{BUILD_ID_DIGITS} hex digits>, as staging "
+            "prints it)"
+        )
+    return build_id
+
+
+def build_prefix(build_id: str) -> str:
+    return f"{config.BUILDS_PREFIX}{check_build_id(build_id)}/"
+
+
+def build_manifest_key(build_id: str) -> str:
+    return f"{config.BUILDS_PREFIX}{check_build_id(build_id)}.json"
+
+
+# --- the build, locally ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    """One file of a build as its manifest records it: enough to verify it from a listing."""
+
+    sha256: str
+    md5: str  # what S3 reports as the ETag of a single-part PUT or a CopyObject
+    size: int
+    content_type: str
+    cache_control: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "sha256": self.sha256,
+            "md5": self.md5,
+            "size": self.size,
+            "content_type": self.content_type,
+            "cache_control": self.cache_control,
+        }
+
+    @classmethod
+    def for_body(cls, path: str, body: bytes) -> FileEntry:
+        return cls(
+            sha256=sha256_hex(body),
+            md5=hashlib.md5(body, usedforsecurity=False).hexdigest(),
+            size=len(body),
+            content_type=headers.content_type_for(path),
+            cache_control=headers.cache_control_for(path),
+        )
+
+
+@dataclass(frozen=True)
+class BuildManifest:
+    build_id: str
+    files: dict[str, FileEntry]  # path relative to the site root -> entry
+    staged_at: str = ""
+    source_build: str | None = None  # the build unchanged files were copied from
+
+    def to_json_bytes(self) -> bytes:
+        return json.dumps(
+            {
+                "schema_version": MANIFEST_SCHEMA,
+                "build_id": self.build_id,
+                "staged_at": self.staged_at,
+                "source_build": self.source_build,
+                "files": {p: e.to_dict() for p, e in sorted(self.files.items())},
+            },
+            indent=1,
+        ).encode()
+
+    @classmethod
+    def from_json_bytes(cls, body: bytes, where: str) -> BuildManifest:
+        try:
+            doc = json.loads(body)
+            files = {p: FileEntry(**e) for p, e in doc["files"].items()}
+            return cls(
+                build_id=check_build_id(doc["build_id"]),
+                files=files,
+                staged_at=doc.get("staged_at", ""),
+                source_build=doc.get("source_build"),
+            )
+        except (ValueError, KeyError, TypeError, StagingError) as err:
+            raise StagingError(
+                f"{where} is not a build manifest ({err}); it was edited by hand or written by "
+                "something else — stage the site again to get a complete build"
+            ) from err
 
 
 @dataclass(frozen=True)
@@ -47,14 +166,13 @@ class Build:
     build_id: str
     files: dict[str, bytes]  # path relative to the site root -> body
 
-    def manifest(self) -> dict[str, Any]:
-        return {
-            "build_id": self.build_id,
-            "files": {
-                path: {"sha256": sha256_hex(body), "size": len(body)}
-                for path, body in sorted(self.files.items())
-            },
-        }
+    def manifest(self, source_build: str | None = None) -> BuildManifest:
+        return BuildManifest(
+            build_id=self.build_id,
+            files={p: FileEntry.for_body(p, b) for p, b in sorted(self.files.items())},
+            staged_at=_now(),
+            source_build=source_build,
+        )
 
 
 def _read_tree(source: Path) -> dict[str, bytes]:
@@ -70,12 +188,25 @@ def _read_tree(source: Path) -> dict[str, bytes]:
     return files
 
 
+def rewrite_references(text: str, renames: Mapping[str, str]) -> str:
+    """Replace every quoted path that ``renames`` knows, in one pass over the text."""
+    if not renames:
+        return text
+
+    def swap(match: re.Match[str]) -> str:
+        new = renames.get(match[2])
+        return match[0] if new is None else f"{match[1]}{new}{match[1]}"
+
+    return _QUOTED_PATH.sub(swap, text)
+
+
 def build_site(source: Path) -> Build:
-    """Fingerprint assets, rewrite the shell's references and stamp the build id into HTML."""
+    """Fingerprint assets, rewrite the HTML's references and stamp the build id into HTML."""
     src = _read_tree(source)
+    digests = {path: sha256_hex(body) for path, body in src.items()}
     tree_hash = hashlib.sha256()
-    for path, body in sorted(src.items()):
-        tree_hash.update(f"{path}\0{sha256_hex(body)}\n".encode())
+    for path in sorted(src):
+        tree_hash.update(f"{path}\0{digests[path]}\n".encode())
     build_id = "build-" + tree_hash.hexdigest()[:BUILD_ID_DIGITS]
 
     renames: dict[str, str] = {}
@@ -83,7 +214,7 @@ def build_site(source: Path) -> Build:
     for path, body in src.items():
         suffix = Path(path).suffix
         if path.startswith("assets/") and suffix in FINGERPRINT_SUFFIXES:
-            digest = sha256_hex(body)[: headers.FINGERPRINT_DIGITS]
+            digest = digests[path][: headers.FINGERPRINT_DIGITS]
             new_path = f"{path[: -len(suffix)]}.{digest}{suffix}"
             renames["/" + path] = "/" + new_path
             out[new_path] = body
@@ -99,117 +230,211 @@ def build_site(source: Path) -> Build:
                 f"index.html lacks the build id placeholder {config.BUILD_ID_PLACEHOLDER}; "
                 "the smoke check needs it to tell which release is live"
             )
-        text = text.replace(config.BUILD_ID_PLACEHOLDER, build_id)
-        for old, new in renames.items():
-            # Only whole attribute values: "/assets/app.js" inside quotes.
-            text = re.sub(
-                r'(["\'])' + re.escape(old) + r"\1", lambda m, n=new: m[1] + n + m[1], text
-            )
+        text = rewrite_references(text.replace(config.BUILD_ID_PLACEHOLDER, build_id), renames)
         out[path] = text.encode("utf-8")
     return Build(build_id, out)
+
+
+# --- reading builds from S3 -----------------------------------------------------------------------
+
+
+def read_latest(s3: Any, bucket: str = config.BUCKET) -> str | None:
+    """The newest staged build id, or None before the first staging."""
+    try:
+        body = s3.get_object(Bucket=bucket, Key=config.LATEST_KEY)["Body"].read()
+    except ClientError as err:
+        if is_missing(err):
+            return None
+        raise
+    return body.decode().strip() or None
+
+
+def read_build_manifest(s3: Any, build_id: str, bucket: str = config.BUCKET) -> BuildManifest:
+    key = build_manifest_key(build_id)
+    try:
+        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    except ClientError as err:
+        if not is_missing(err):
+            raise
+        raise StagingError(
+            f"build {build_id} has no manifest at s3://{bucket}/{key}: it was never staged "
+            "completely (or has expired); stage the site again"
+        ) from err
+    manifest = BuildManifest.from_json_bytes(body, f"s3://{bucket}/{key}")
+    if manifest.build_id != build_id:
+        raise StagingError(
+            f"s3://{bucket}/{key} describes {manifest.build_id}, not {build_id}; it was copied "
+            "by hand — stage the site again"
+        )
+    return manifest
+
+
+def list_prefix(s3: Any, bucket: str, prefix: str) -> dict[str, dict[str, Any]]:
+    """Every object under ``prefix`` (key relative to it -> listing entry), in one listing."""
+    found: dict[str, dict[str, Any]] = {}
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for obj in page.get("Contents", []) or []:
+            found[obj["Key"][len(prefix) :]] = obj
+    return found
+
+
+def listing_etag(obj: Mapping[str, Any]) -> str:
+    return str(obj.get("ETag", "")).strip('"')
+
+
+def build_problems(manifest: BuildManifest, listed: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """How the objects listed under a build's folder differ from its manifest (empty: none)."""
+    problems = []
+    for path, entry in sorted(manifest.files.items()):
+        obj = listed.get(path)
+        if obj is None:
+            problems.append(f"missing {path}")
+        elif listing_etag(obj) != entry.md5 or int(obj.get("Size", -1)) != entry.size:
+            problems.append(f"changed {path} (ETag {listing_etag(obj)}, {obj.get('Size')} bytes)")
+    problems += [f"extra {path}" for path in sorted(set(listed) - set(manifest.files))]
+    return problems
+
+
+# --- staging --------------------------------------------------------------------------------------
+
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def parallel(fn: Callable[[T], R], items: Iterable[T], workers: int = WORKERS) -> list[R]:
+    items = list(items)
+    if len(items) <= 1:
+        return [fn(i) for i in items]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(fn, items))
 
 
 @dataclass
 class StageResult:
     build_id: str
+    source_build: str | None = None
     uploaded: list[str] = field(default_factory=list)
+    copied: list[str] = field(default_factory=list)
     already_there: list[str] = field(default_factory=list)
+    complete_before: bool = False  # the build's manifest existed: nothing was written
 
     def summary(self) -> str:
+        if self.complete_before:
+            return f"{self.build_id} was already staged completely; {config.LATEST_KEY} -> it"
         return (
-            f"staged {self.build_id}: {len(self.uploaded)} objects uploaded, "
-            f"{len(self.already_there)} already staged; staging/LATEST -> {self.build_id}"
+            f"staged {self.build_id}: {len(self.uploaded)} uploaded, {len(self.copied)} copied "
+            f"server-side from {self.source_build or 'no previous build'}, "
+            f"{len(self.already_there)} already there; manifest written, "
+            f"{config.LATEST_KEY} -> {self.build_id}"
         )
 
 
-def build_prefix(build_id: str) -> str:
-    return f"{config.STAGING_PREFIX}{build_id}/"
-
-
-def build_manifest_key(build_id: str) -> str:
-    return f"{config.STAGING_PREFIX}{build_id}.json"
-
-
-def _put_once(s3: Any, bucket: str, key: str, body: bytes, **extra: Any) -> bool:
-    """Write ``key`` only if absent; True if written. An existing identical object is fine."""
-    digest = sha256_hex(body)
+def _manifest_exists(s3: Any, bucket: str, build_id: str) -> bool:
     try:
-        s3.put_object(
-            Bucket=bucket,
-            Key=key,
-            Body=body,
-            IfNoneMatch="*",
-            Metadata={SHA256_META: digest},
-            **extra,
-        )
-    except ClientError as err:
-        if not is_conflict(err):
-            raise
-        existing = s3.head_object(Bucket=bucket, Key=key).get("Metadata", {}).get(SHA256_META)
-        if existing != digest:
-            raise StagingError(
-                f"s3://{bucket}/{key} already exists with other content; staged builds are "
-                "immutable — change the site and stage again to get a new build id"
-            ) from err
+        read_build_manifest(s3, build_id, bucket)
+    except StagingError:
         return False
     return True
 
 
-def stage(s3: Any, source: Path, bucket: str = config.BUCKET) -> StageResult:
-    """Upload the build (files, then its manifest, then LATEST), resuming a half-finished one."""
+def _previous_manifest(s3: Any, bucket: str, build_id: str) -> BuildManifest | None:
+    previous = read_latest(s3, bucket)
+    if previous is None or previous == build_id:
+        return None
+    try:
+        return read_build_manifest(s3, previous, bucket)
+    except StagingError:
+        return None  # an expired or broken previous build: upload everything instead
+
+
+def stage(
+    s3: Any, source: Path, bucket: str = config.BUCKET, *, workers: int = WORKERS
+) -> StageResult:
+    """Upload what changed, copy the rest from the previous build, then write the manifest."""
     build = build_site(source)
     result = StageResult(build.build_id)
+    if _manifest_exists(s3, bucket, build.build_id):
+        result.complete_before = True
+        _write_latest(s3, bucket, build.build_id)
+        return result
+
+    previous = _previous_manifest(s3, bucket, build.build_id)
+    manifest = build.manifest(previous.build_id if previous else None)
+    result.source_build = manifest.source_build
     prefix = build_prefix(build.build_id)
-    for path, body in sorted(build.files.items()):
-        key = prefix + path
-        written = _put_once(
-            s3,
-            bucket,
-            key,
-            body,
-            ContentType=headers.content_type_for(path),
-            CacheControl=headers.cache_control_for(path),
-        )
-        (result.uploaded if written else result.already_there).append(key)
-    manifest = build.manifest() | {"staged_at": _now()}
-    try:
-        s3.head_object(Bucket=bucket, Key=build_manifest_key(build.build_id))
-    except ClientError:
+    listed = list_prefix(s3, bucket, prefix)  # a half-finished staging of this very build
+    by_sha: dict[str, str] = {}
+    if previous:
+        for path, entry in previous.files.items():
+            by_sha.setdefault(entry.sha256, path)
+
+    uploads: list[str] = []
+    copies: list[tuple[str, str]] = []
+    for path, entry in manifest.files.items():
+        obj = listed.get(path)
+        if obj is not None and listing_etag(obj) == entry.md5:
+            result.already_there.append(prefix + path)
+        elif entry.sha256 in by_sha and entry.size <= COPY_OBJECT_MAX_BYTES:
+            copies.append((path, by_sha[entry.sha256]))
+        else:
+            uploads.append(path)
+
+    def upload(path: str) -> None:
+        entry = manifest.files[path]
         s3.put_object(
             Bucket=bucket,
-            Key=build_manifest_key(build.build_id),
-            Body=json.dumps(manifest, indent=2).encode(),
-            ContentType="application/json",
-            IfNoneMatch="*",
+            Key=prefix + path,
+            Body=build.files[path],
+            ContentType=entry.content_type,
+            CacheControl=entry.cache_control,
+            Metadata={SHA256_META: entry.sha256},
         )
-    s3.put_object(
-        Bucket=bucket, Key=config.LATEST_KEY, Body=build.build_id.encode(), ContentType="text/plain"
-    )
+
+    def copy(item: tuple[str, str]) -> None:
+        path, from_path = item
+        entry = manifest.files[path]
+        s3.copy_object(
+            Bucket=bucket,
+            Key=prefix + path,
+            CopySource={"Bucket": bucket, "Key": build_prefix(previous.build_id) + from_path},  # type: ignore[union-attr]
+            # Headers come from this build's rules, not from the object copied.
+            MetadataDirective="REPLACE",
+            ContentType=entry.content_type,
+            CacheControl=entry.cache_control,
+            Metadata={SHA256_META: entry.sha256},
+        )
+
+    parallel(upload, uploads, workers)
+    parallel(copy, copies, workers)
+    result.uploaded = [prefix + p for p in uploads]
+    result.copied = [prefix + p for p, _ in copies]
+    _write_manifest(s3, bucket, manifest)
+    _write_latest(s3, bucket, build.build_id)
     return result
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def read_latest(s3: Any, bucket: str = config.BUCKET) -> str:
+def _write_manifest(s3: Any, bucket: str, manifest: BuildManifest) -> None:
     try:
-        body = s3.get_object(Bucket=bucket, Key=config.LATEST_KEY)["Body"].read()
+        s3.put_object(
+            Bucket=bucket,
+            Key=build_manifest_key(manifest.build_id),
+            Body=manifest.to_json_bytes(),
+            ContentType="application/json",
+            CacheControl=headers.PRIVATE_CACHE_CONTROL,
+            IfNoneMatch="*",
+        )
     except ClientError as err:
-        raise StagingError(
-            f"s3://{bucket}/{config.LATEST_KEY} is missing: nothing has been staged; "
-            "run the stage command first"
-        ) from err
-    return body.decode().strip()
+        # Another staging of the same content finished first: its manifest is as good as ours.
+        if not is_conflict(err):
+            raise
 
 
-def read_build_manifest(s3: Any, build_id: str, bucket: str = config.BUCKET) -> dict[str, Any]:
-    key = build_manifest_key(build_id)
-    try:
-        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-    except ClientError as err:
-        raise StagingError(
-            f"build {build_id} has no manifest at s3://{bucket}/{key}: it was never staged "
-            "completely; stage it again"
-        ) from err
-    return json.loads(body)
+def _write_latest(s3: Any, bucket: str, build_id: str) -> None:
+    s3.put_object(
+        Bucket=bucket,
+        Key=config.LATEST_KEY,
+        Body=build_id.encode(),
+        ContentType="text/plain",
+        CacheControl=headers.PRIVATE_CACHE_CONTROL,
+    )
