@@ -33,6 +33,20 @@ engine call runs on one dedicated worker thread. That includes freeing a context
 holds one (a cache entry, or a traceback whose frame does) ever leaves that thread, which is why
 load failures travel as strings rather than exceptions. (A context freed by another thread's
 garbage collection while the engine ran crashed the process before this rule.)
+
+Key value stores: a function reads its associated store the documented runtime-2.0 way, ``import
+cf from 'cloudfront'; const kvs = cf.kvs();`` then ``await kvs.get(key)`` (``{format: 'json'}``,
+``'string'`` or ``'bytes'``), ``await kvs.exists(key)`` and ``await kvs.meta()``. Scripts cannot
+import, so that one import line becomes, on the same line (error line numbers stay the author's), a
+reference to a frozen ``cf`` object the prelude installs; any other ``import`` stays the SyntaxError
+it is. The engine cannot call into Python while its time limit is armed, so reads work the way
+they are documented to, asynchronously: each read queues a request and returns a promise; when the
+function is left waiting (no pending job), the engine thread answers the queue from the store view
+of *this* run (``run_function(..., kvs=...)``, chosen by TestFunction or the edge) and the function
+resumes. A context is shared by every store its code runs with, so nothing of a store stays in it.
+A missing key makes ``get`` reject with an Error, as on AWS (the documented pattern is ``try {
+await kvs.get(k) } catch``); a store that cannot be read makes every read reject; ``cf.kvs()``
+without an association throws. Code that never imports ``cloudfront`` pays nothing for this.
 """
 
 from __future__ import annotations
@@ -41,11 +55,14 @@ import concurrent.futures
 import hashlib
 import json
 import math
+import re
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
+from typing import Any, Protocol
 
 import quickjs
 
@@ -92,10 +109,41 @@ class FunctionRun:
     compute_utilization: int  # 0-100
 
 
-def run_function(code: str, event: dict) -> FunctionRun:
-    """Run ``handler(event)`` of a cloudfront-js-2.0 function and return what it did."""
+@dataclass(frozen=True)
+class KvsView:
+    """The key value store associated with a function, as one run reads it.
+
+    ``items`` is None when the store cannot be read (gone, or made unreadable on purpose): every
+    read then rejects, so the function's fallback path runs. ``store_id`` is what ``cf.kvs(id)``
+    must name; empty accepts any id (a view made from a bare mapping). The mapping is only read,
+    and only while the run lasts.
+    """
+
+    items: Mapping[str, str] | None
+    store_id: str = ""
+    created: datetime | None = None
+    last_modified: datetime | None = None
+
+
+class FunctionRunner(Protocol):
+    """What TestFunction and the edge call: :func:`run_function` or a stand-in for it."""
+
+    def __call__(
+        self, code: str, event: dict, *, kvs: KvsView | Mapping[str, str] | None = None
+    ) -> FunctionRun: ...
+
+
+def run_function(
+    code: str, event: dict, *, kvs: KvsView | Mapping[str, str] | None = None
+) -> FunctionRun:
+    """Run ``handler(event)`` of a cloudfront-js-2.0 function and return what it did.
+
+    ``kvs`` is the function's associated key value store as this run sees it (a bare mapping is a
+    readable store of those items); None: the function has no association.
+    """
     event_json = json.dumps(event)
-    return _ENGINE.submit(_run_on_engine_thread, code, event_json).result()
+    view = kvs if kvs is None or isinstance(kvs, KvsView) else KvsView(kvs)
+    return _ENGINE.submit(_run_on_engine_thread, code, event_json, view).result()
 
 
 def check_code(code: str) -> str | None:
@@ -219,16 +267,19 @@ _PRELUDE = r"""
   freeze(Object.getPrototypeOf(async function* () {}));
   var baselineSet = {};
   for (var b = 0; b < baseline.length; b++) baselineSet[baseline[b]] = true;
-  var nameList = ['__qdn_install', '__qdn_run', '__qdn_settle', '__qdn_clean'];
+  var nameList = ['__qdn_install', '__qdn_run', '__qdn_settle', '__qdn_clean', '__qdn_cf',
+                  '__qdn_kvs_wanted', '__qdn_kvs_answer'];
   for (var n = 0; n < nameList.length; n++) baselineSet[nameList[n]] = true;
 
   function install(f) {
     factory = f;
   }
-  function run(eventJson) {
+  function run(eventJson, store) {
     logs = [];
     refusals = [];
     settled = null;
+    kvsStore = store;
+    kvsQueue = [];
     var result;
     try {
       var handler = factory();
@@ -266,7 +317,81 @@ _PRELUDE = r"""
     }
     return ok;
   }
-  var entry = {__qdn_install: install, __qdn_run: run, __qdn_settle: settle, __qdn_clean: clean};
+
+  // The 'cloudfront' module. cf.kvs() hands out the one handle; its reads queue a request and
+  // return a promise, which the engine thread settles from the run's store (see _kvs_answers).
+  var UNREADABLE = 'The key value store associated with this function could not be read';
+  var kvsStore = null;  // per run: '' without an association, else the store id ('*': any id)
+  var kvsQueue = [];
+  function kvsRequest(op, key, format) {
+    return new Promise(function (resolve, reject) {
+      kvsQueue.push({op: op, key: key, format: format, resolve: resolve, reject: reject});
+    });
+  }
+  function utf8Bytes(text) {
+    var bin = unescape(encodeURIComponent(text));
+    var out = new Uint8Array(bin.length);
+    for (var u = 0; u < bin.length; u++) out[u] = bin.charCodeAt(u);
+    return out;
+  }
+  var kvsHandle = {
+    get: function (key, options) {
+      var format = options != null && options.format !== undefined ? options.format : 'string';
+      if (format !== 'string' && format !== 'json' && format !== 'bytes') {
+        return Promise.reject(new TypeError(
+          "kvs.get: format must be 'string', 'json' or 'bytes', not " + fmt(format)));
+      }
+      return kvsRequest('get', String(key), format);
+    },
+    exists: function (key) { return kvsRequest('exists', String(key), null); },
+    meta: function () { return kvsRequest('meta', '', null); }
+  };
+  var cf = {
+    kvs: function (id) {
+      if (kvsStore === '') {
+        throw new Error('This function has no key value store association (cf.kvs())');
+      }
+      if (id !== undefined && kvsStore !== null && kvsStore !== '*' && String(id) !== kvsStore) {
+        throw new Error('The key value store ' + String(id) + ' is not associated with this ' +
+                        'function');
+      }
+      return kvsHandle;
+    }
+  };
+  freeze(kvsHandle);
+  freeze(cf);
+  // [op, key] of each read the function waits on, as JSON; null when there is none.
+  function kvsWanted() {
+    if (kvsQueue.length === 0) return null;
+    return JSON.stringify(kvsQueue.map(function (r) { return [r.op, r.key]; }));
+  }
+  // Settles the queued reads in order: [0, value] found, [1] no such key, [2] unreadable store.
+  function kvsAnswer(answersJson) {
+    var queue = kvsQueue;
+    var answers = JSON.parse(answersJson);
+    kvsQueue = [];
+    for (var q = 0; q < queue.length; q++) {
+      var r = queue[q];
+      var a = answers[q];
+      if (a[0] === 2) {
+        r.reject(new Error(UNREADABLE));
+      } else if (a[0] === 1) {
+        r.reject(new Error('The key ' + JSON.stringify(r.key) +
+                           ' does not exist in the key value store'));
+      } else if (r.format === 'json') {
+        try {
+          r.resolve(JSON.parse(a[1]));
+        } catch (e) {
+          r.reject(e);
+        }
+      } else {
+        r.resolve(r.format === 'bytes' ? utf8Bytes(a[1]) : a[1]);
+      }
+    }
+  }
+
+  var entry = {__qdn_install: install, __qdn_run: run, __qdn_settle: settle, __qdn_clean: clean,
+               __qdn_cf: cf, __qdn_kvs_wanted: kvsWanted, __qdn_kvs_answer: kvsAnswer};
   for (var name in entry) {
     Object.defineProperty(global, name, {value: entry[name], writable: false,
                                          configurable: false, enumerable: false});
@@ -280,6 +405,18 @@ _PRELUDE = r"""
 _FACTORY_HEAD = "__qdn_install(function () {"
 _FACTORY_TAIL = "\n;return typeof handler === 'function' ? handler : undefined;\n});"
 
+# The one module a cloudfront-js-2.0 function imports, as AWS documents it: ``import cf from
+# 'cloudfront';`` (either quotes; any binding name; the semicolon optional), at the start of a line.
+_CF_IMPORT = re.compile(
+    r"""^([ \t]*)import[ \t]+([A-Za-z_$][\w$]*)[ \t]+from[ \t]*(["'])cloudfront\3[ \t]*;?""",
+    re.MULTILINE,
+)
+# What ``run`` is told about the store: none, or one whose id cf.kvs(id) need not match.
+_NO_STORE = ""
+_ANY_STORE_ID = "*"
+# How ``__qdn_kvs_answer`` reads each answer: found, no such key, unreadable store.
+_FOUND, _NO_SUCH_KEY, _UNREADABLE = 0, 1, 2
+
 
 @dataclass
 class _Compiled:
@@ -287,6 +424,9 @@ class _Compiled:
     run: quickjs.Object
     settle: quickjs.Object
     clean: quickjs.Object
+    kvs_wanted: quickjs.Object
+    kvs_answer: quickjs.Object
+    uses_cf: bool  # imports 'cloudfront': only then can a run wait on the store
 
 
 def _new_context() -> quickjs.Context:
@@ -295,6 +435,37 @@ def _new_context() -> quickjs.Context:
     context.set_max_stack_size(MAX_STACK_BYTES)
     context.set_time_limit(TIME_LIMIT_SECONDS)
     return context
+
+
+def _with_cf_module(code: str) -> str:
+    """The code with its ``import cf from 'cloudfront'`` made a reference to the prelude's frozen
+    ``cf`` (scripts cannot import); the line count is kept so error lines stay the author's."""
+    if "cloudfront" not in code:
+        return code
+    return _CF_IMPORT.sub(r"\1const \2 = __qdn_cf;", code)
+
+
+def _kvs_answers(view: KvsView | None, wanted: str) -> str:
+    """The answers to the reads ``__qdn_kvs_wanted`` listed, for ``__qdn_kvs_answer``."""
+    answers: list[list[Any]] = []
+    for op, key in json.loads(wanted):
+        if view is None or view.items is None:
+            answers.append([_UNREADABLE])
+        elif op == "get":
+            value = view.items.get(key)
+            answers.append([_NO_SUCH_KEY] if value is None else [_FOUND, value])
+        elif op == "exists":
+            answers.append([_FOUND, key in view.items])
+        else:  # meta, with the fields AWS documents for it
+            meta = {
+                "creationDateTime": view.created.isoformat() if view.created else None,
+                "lastUpdatedDateTime": (
+                    view.last_modified.isoformat() if view.last_modified else None
+                ),
+                "keyCount": len(view.items),
+            }
+            answers.append([_FOUND, meta])
+    return json.dumps(answers)
 
 
 def _first_line(exc: BaseException) -> str:
@@ -325,13 +496,14 @@ def _compile(code: str) -> _Compiled | str:
     size = len(code.encode("utf-8"))
     if size > MAX_CODE_BYTES:
         return f"The function code is {size} bytes; CloudFront allows at most {MAX_CODE_BYTES}"
-    problem = _probe(code)
+    script = _with_cf_module(code)
+    problem = _probe(script)
     if problem is not None:
         return problem
     context = _new_context()
     context.eval(_PRELUDE)
     try:
-        context.eval(_FACTORY_HEAD + code + _FACTORY_TAIL)
+        context.eval(_FACTORY_HEAD + script + _FACTORY_TAIL)
     except quickjs.JSException as exc:
         return _first_line(exc)
     return _Compiled(
@@ -339,6 +511,9 @@ def _compile(code: str) -> _Compiled | str:
         run=context.get("__qdn_run"),
         settle=context.get("__qdn_settle"),
         clean=context.get("__qdn_clean"),
+        kvs_wanted=context.get("__qdn_kvs_wanted"),
+        kvs_answer=context.get("__qdn_kvs_answer"),
+        uses_cf=script != code,
     )
 
 
@@ -379,20 +554,28 @@ def _utilization(cpu_ns: int) -> int:
     return max(1, min(100, math.ceil(cpu_ns * 100 / COMPUTE_BUDGET_NS)))
 
 
-def _run_on_engine_thread(code: str, event_json: str) -> FunctionRun:
+def _run_on_engine_thread(code: str, event_json: str, kvs: KvsView | None) -> FunctionRun:
     compiled = _compiled_for(code)
     if isinstance(compiled, str):
         return FunctionRun(output=None, error=compiled, logs=[], compute_utilization=0)
 
+    store = _NO_STORE if kvs is None else (kvs.store_id or _ANY_STORE_ID)
     started = time.thread_time_ns()
     try:
-        raw = compiled.run(event_json)
+        raw = compiled.run(event_json, store)
         if raw is None:  # an async handler: run the promise jobs until it settles
             jobs = 0
-            while compiled.context.execute_pending_job():
-                jobs += 1
-                if jobs >= MAX_PENDING_JOBS:
-                    raise quickjs.JSException("InternalError: too many pending jobs")
+            while True:
+                while compiled.context.execute_pending_job():
+                    jobs += 1
+                    if jobs >= MAX_PENDING_JOBS:
+                        raise quickjs.JSException("InternalError: too many pending jobs")
+                # Nothing left to run: the function may be waiting on store reads.
+                wanted = compiled.kvs_wanted() if compiled.uses_cf else None
+                if wanted is None:
+                    break
+                compiled.kvs_answer(_kvs_answers(kvs, wanted))
+                jobs += 1  # a read answered is a job: a function reading forever ends too
             raw = compiled.settle()
         if not compiled.clean():
             _discard(code)
