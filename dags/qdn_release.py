@@ -7,15 +7,18 @@ Releases the dispatch site in the one order that never shows a customer a broken
    the code differs, tested with `TestFunction` on every case in `cf/cases/` (a wrong output, an
    error or compute utilisation over 70 stops the release with nothing published), published with
    `IfMatch`. A no-op when LIVE already runs the repo's code. It validates every parameter first.
-2. **promote_content** — the staged build (`build_id`, default `staging/LATEST`) is compared with
-   production by content hash; only changed objects are copied, assets before HTML; the replaced
-   version ids go to `releases/<run-id>.json` for rollback. Deletions wait for step 4.
+2. **promote_content** — the staged build (`build_id`, default `builds/LATEST`) is checked
+   complete (its manifest against one listing of `builds/<id>/`), then made live with one write
+   of the `live` key in the KeyValueStore (`IfMatch`). Every edge follows within seconds, each
+   build under its own cache keys: nothing is copied, no page is ever mixed with another build's
+   assets. `releases/<run-id>.json` and `releases/HISTORY.json` record the switch; `qdn_rollback`
+   moves the pointer back.
 3. **upload_job** (beside 2) — the job from the form is added to the private `data/jobs.json` with
    a conditional write; a retry finds the job it already wrote. Every change is an audit event.
-4. **invalidate** — one invalidation per distribution for exactly the changed paths, the routes
-   that serve them and the new job's track API path; the wait runs in the triggerer.
+4. **invalidate** — content needs no invalidation; one invalidation per distribution for the new
+   job's track API path (a cached "not found" must go); the wait runs in the triggerer.
 5. **smoke_check** — the customer's tracking link, the track API, `/book/` and a private path,
-   fetched through each edge.
+   fetched through each edge until every edge serves the new build.
 
 **Dry run** computes and logs the whole plan and changes nothing. Leave the job fields empty for a
 release without a job. Failures are sent to the `qdn-release-alerts` SNS topic.
@@ -35,7 +38,7 @@ from qdn.operators.invalidate import InvalidateOperator
 from qdn.operators.jobs import UpsertJobOperator
 from qdn.operators.promote import PromoteContentOperator
 from qdn.operators.smoke import SmokeCheckOperator
-from qdn.release_params import DEFAULT_DELETE_CAP, job_status_choices
+from qdn.release_params import job_status_choices
 
 CF_DIR = Path(__file__).resolve().parent.parent / "cf"
 CF_DIR_TEMPLATE = "{{ var.value.get('qdn_cf_dir', '" + str(CF_DIR) + "') }}"
@@ -69,18 +72,14 @@ with DAG(
         "on_failure_callback": notify_failure,
     },
     params={
-        "build_id": Param("", type="string", description="Staged build to promote; empty = LATEST"),
-        "promote": Param(True, type="boolean", description="Promote staged content"),
+        "build_id": Param("", type="string", description="Build to make live; empty = LATEST"),
+        "promote": Param(True, type="boolean", description="Make the build live"),
         "dry_run": Param(False, type="boolean", description="Plan and log only; change nothing"),
         "distributions": Param(
             list(config.DISTRIBUTION_ALIASES),
             type="array",
             items={"type": "string", "enum": list(config.DISTRIBUTION_ALIASES)},
             description="Distributions to invalidate and smoke-check",
-        ),
-        "delete_cap": Param(DEFAULT_DELETE_CAP, type="integer", minimum=0),
-        "allow_mass_delete": Param(
-            False, type="boolean", description="Allow deleting over half of production's pages"
         ),
         "job_customer_name": Param(None, type=OPTIONAL_TEXT, description="Empty: no job"),
         "job_customer_phone": Param(None, type=OPTIONAL_TEXT),

@@ -3,9 +3,13 @@
 Every step looks before it writes, so a second run reports "exists" for everything and changes
 nothing: the bucket (versioned, public access blocked), the private job records (moving a root-level
 ``jobs.json`` left by the old manual process into ``data/`` once), the site staged from
-``site/public`` (and copied into production on the very first run, so the edges have a site to
-serve), the CloudFront Function, both distributions, the alerts topic, the audit log group and the
-alarm the nightly check expects.
+``site/public`` as a build, the KeyValueStore with the live pointer (set to that build on the very
+first run, so the edges have a site to serve), the CloudFront Function reading it, both
+distributions, the alerts topic, the audit log group and the alarm the nightly check expects.
+
+A stack that still has the copy-promotion layout (production in ``site/``, origin path ``/site``)
+is moved to immutable builds once (``qdn.layout_migration``), without a moment where the edge
+serves anything else.
 """
 
 from __future__ import annotations
@@ -17,8 +21,11 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from qdn import config, headers, promotion, staging
+from qdn import config, function_cases, headers, layout_migration, release_manifest, staging
+from qdn.function_release import Publisher, plan_publish, render
 from qdn.jobs.model import JobsDocument
+from qdn.live_pointer import read_pointer, write_pointer
+from qdn.plan import ApplyExecutor, execute
 from qdn.routes import SHELL_KEY
 from qdn.s3_errors import error_code, is_missing
 
@@ -38,8 +45,9 @@ ALARM_NAME = "qdn-edge-5xx-rate"
 # More than 5% of edge responses failing for 5 minutes is an outage, not noise.
 ALARM_THRESHOLD_PERCENT = 5.0
 
-# The release manifest of the first production copy is releases/bootstrap.json.
+# The history names the bootstrap's first build (and a migrated one) after this run id.
 BOOTSTRAP_RUN_ID = "bootstrap"
+CF_DIR = FUNCTION_SOURCE.parent
 
 
 @dataclass
@@ -130,47 +138,134 @@ def ensure_jobs_document(s3: Any, report: BootstrapReport, bucket: str) -> None:
 
 def ensure_site(s3: Any, report: BootstrapReport, bucket: str, source: Path) -> str:
     result = staging.stage(s3, source, bucket)
-    if result.uploaded:
-        report.did(result.summary())
-    else:
+    if result.complete_before:
         report.saw(f"staged build {result.build_id}")
-    listed = s3.list_objects_v2(Bucket=bucket, Prefix=config.SITE_PREFIX, MaxKeys=1)
-    if listed.get("KeyCount", 0) == 0:
-        # First deployment only, through the same plan/apply a release uses (so it, too, leaves a
-        # manifest in releases/); later releases promote through the DAG.
-        plan = promotion.plan_promotion(s3, bucket, result.build_id)
-        applied = promotion.apply_promotion(s3, bucket, plan, run_id=BOOTSTRAP_RUN_ID)
-        report.did(f"first production site: {applied.summary()}")
     else:
-        report.saw(f"production site under s3://{bucket}/{config.SITE_PREFIX}")
+        report.did(result.summary())
     return result.build_id
 
 
-def ensure_function(cf: Any, report: BootstrapReport, code: bytes) -> str:
+def ensure_store(cf: Any, report: BootstrapReport) -> str:
+    try:
+        arn = cf.describe_key_value_store(Name=config.KVS_NAME)["KeyValueStore"]["ARN"]
+        report.saw(f"KeyValueStore {config.KVS_NAME} ({arn})")
+        return arn
+    except ClientError as err:
+        if error_code(err) != "EntityNotFound":
+            raise
+    arn = cf.create_key_value_store(
+        Name=config.KVS_NAME, Comment="QuickDumpNow live build pointer"
+    )["KeyValueStore"]["ARN"]
+    report.did(f"KeyValueStore {config.KVS_NAME} ({arn})")
+    return arn
+
+
+def ensure_pointer(
+    s3: Any, kvs: Any, report: BootstrapReport, bucket: str, arn: str, staged: str
+) -> str:
+    """The live pointer: the migrated production's build, or the first staged one."""
+    pointer = read_pointer(kvs, arn, config.LIVE_POINTER_KEY)
+    legacy = layout_migration.find_legacy_site(s3, bucket)
+    if legacy is not None:
+        manifest = layout_migration.copy_into_builds(s3, bucket, legacy)
+        report.did(
+            f"production of s3://{bucket}/{config.LEGACY_SITE_PREFIX} as build "
+            f"{legacy.build_id} ({len(manifest.files)} files) under {config.BUILDS_PREFIX}"
+        )
+    if pointer.value is not None:
+        report.saw(f"live pointer {config.LIVE_POINTER_KEY} = {pointer.value}")
+        return pointer.value
+    live = legacy.build_id if legacy else staged
+    staging.check_build_id(live)
+    write_pointer(kvs, pointer, live)
+    release_manifest.record_switch(
+        s3,
+        bucket,
+        release_manifest.HistoryEntry(run_id=BOOTSTRAP_RUN_ID, build_id=live),
+    )
+    report.did(f"live pointer {config.LIVE_POINTER_KEY} = {live} in {arn}")
+    return live
+
+
+class _FunctionApi:
+    """The publish plan's calls on a plain boto3 client (the DAG uses the CloudFront hook)."""
+
+    def __init__(self, cf: Any) -> None:
+        self.cf = cf
+
+    def get_function_code(self, name: str, stage: str) -> tuple[bytes, str]:
+        got = self.cf.get_function(Name=name, Stage=stage)
+        return got["FunctionCode"].read(), got["ETag"]
+
+    def describe_function(self, name: str, stage: str) -> tuple[dict[str, Any], str]:
+        got = self.cf.describe_function(Name=name, Stage=stage)
+        return got["FunctionSummary"], got["ETag"]
+
+    def update_function(
+        self, name: str, code: bytes, function_config: dict[str, Any], if_match: str
+    ) -> str:
+        return self.cf.update_function(
+            Name=name, IfMatch=if_match, FunctionConfig=function_config, FunctionCode=code
+        )["ETag"]
+
+    def test_function(self, name: str, if_match: str, event: bytes) -> dict[str, Any]:
+        return self.cf.test_function(
+            Name=name, IfMatch=if_match, Stage="DEVELOPMENT", EventObject=event
+        )["TestResult"]
+
+    def publish_function(self, name: str, if_match: str) -> dict[str, Any]:
+        return self.cf.publish_function(Name=name, IfMatch=if_match)["FunctionSummary"]
+
+
+def ensure_function(
+    cf: Any, s3: Any, report: BootstrapReport, bucket: str, source: bytes, arn: str, live: str
+) -> str:
+    """The function in LIVE, reading the store: created, or brought up to date through the same
+    plan and gate a release uses (a stack from before atomic releases gets its first such code)."""
     try:
         described = cf.describe_function(Name=config.FUNCTION_NAME, Stage="LIVE")
-        report.saw(f"function {config.FUNCTION_NAME} (LIVE)")
-        return described["FunctionSummary"]["FunctionMetadata"]["FunctionARN"]
     except ClientError as err:
-        if err.response["Error"]["Code"] != "NoSuchFunctionExists":
+        if error_code(err) != "NoSuchFunctionExists":
             raise
-    try:
         created = cf.create_function(
             Name=config.FUNCTION_NAME,
             FunctionConfig={
-                "Comment": "QuickDumpNow SPA routes",
+                "Comment": "QuickDumpNow routes, served from the live build",
                 "Runtime": config.FUNCTION_RUNTIME,
+                "KeyValueStoreAssociations": {
+                    "Quantity": 1,
+                    "Items": [{"KeyValueStoreARN": arn}],
+                },
             },
-            FunctionCode=code,
+            FunctionCode=render(source, live),
         )
-        etag = created["ETag"]
-    except ClientError as err:
-        if err.response["Error"]["Code"] != "FunctionAlreadyExists":
-            raise
-        etag = cf.describe_function(Name=config.FUNCTION_NAME, Stage="DEVELOPMENT")["ETag"]
-    published = cf.publish_function(Name=config.FUNCTION_NAME, IfMatch=etag)
-    report.did(f"function {config.FUNCTION_NAME}, published to LIVE")
-    return published["FunctionSummary"]["FunctionMetadata"]["FunctionARN"]
+        cf.publish_function(Name=config.FUNCTION_NAME, IfMatch=created["ETag"])
+        described = cf.describe_function(Name=config.FUNCTION_NAME, Stage="LIVE")
+        report.did(f"function {config.FUNCTION_NAME} reading {config.KVS_NAME}, published to LIVE")
+    else:
+        api = _FunctionApi(cf)
+        associated = (
+            described["FunctionSummary"]["FunctionConfig"].get("KeyValueStoreAssociations") or {}
+        )
+        if associated.get("Quantity"):
+            report.saw(f"function {config.FUNCTION_NAME} (LIVE, reading {config.KVS_NAME})")
+        else:
+            cases = function_cases.load_cases(CF_DIR)
+            plan, facts = plan_publish(
+                api, None, source=source, cases=cases, live_build=live, kvs_arn=arn
+            )
+            execute(plan, ApplyExecutor(Publisher(api, facts, cases).handlers()))
+            report.did(f"function {config.FUNCTION_NAME}: {facts.summary()}")
+    code, _ = _FunctionApi(cf).get_function_code(config.FUNCTION_NAME, "LIVE")
+    _keep_code(s3, bucket, code)
+    return described["FunctionSummary"]["FunctionMetadata"]["FunctionARN"]
+
+
+def _keep_code(s3: Any, bucket: str, code: bytes) -> None:
+    """The LIVE code by hash, so a rollback to the bootstrap's release can republish it."""
+    key = release_manifest.function_code_key(staging.sha256_hex(code))
+    if _missing(lambda: s3.head_object(Bucket=bucket, Key=key)):
+        s3.put_object(Bucket=bucket, Key=key, Body=code, ContentType="text/javascript")
 
 
 def distribution_config(alias: str, function_arn: str, bucket: str, region: str) -> dict[str, Any]:
@@ -248,7 +343,12 @@ def ensure_distributions(
     for alias in config.DISTRIBUTION_ALIASES:
         if alias in existing:
             ids[alias] = existing[alias]["Id"]
-            report.saw(f"distribution {ids[alias]} for {alias}")
+            if _move_origin_path(cf, ids[alias]):
+                report.did(
+                    f"distribution {ids[alias]} for {alias}: origin path {config.ORIGIN_PATH}"
+                )
+            else:
+                report.saw(f"distribution {ids[alias]} for {alias}")
             continue
         created = cf.create_distribution(
             DistributionConfig=distribution_config(alias, function_arn, bucket, region)
@@ -256,6 +356,21 @@ def ensure_distributions(
         ids[alias] = created["Distribution"]["Id"]
         report.did(f"distribution {ids[alias]} for {alias}")
     return ids
+
+
+def _move_origin_path(cf: Any, dist_id: str) -> bool:
+    """The site origin of a distribution from before atomic releases reads /site: point it at
+    /builds (the live build's folder is then chosen by the function). True if it changed."""
+    got = cf.get_distribution_config(Id=dist_id)
+    dist_config = got["DistributionConfig"]
+    changed = False
+    for origin in dist_config["Origins"]["Items"]:
+        if origin["Id"] == config.SITE_ORIGIN_ID and origin.get("OriginPath") != config.ORIGIN_PATH:
+            origin["OriginPath"] = config.ORIGIN_PATH
+            changed = True
+    if changed:
+        cf.update_distribution(Id=dist_id, IfMatch=got["ETag"], DistributionConfig=dist_config)
+    return changed
 
 
 def ensure_alerts(sns: Any, logs: Any, cloudwatch: Any, report: BootstrapReport) -> str:
@@ -312,9 +427,17 @@ def bootstrap(
     s3 = clients("s3")
     ensure_bucket(s3, report, bucket)
     ensure_jobs_document(s3, report, bucket)
-    ensure_site(s3, report, bucket, site_source)
+    staged = ensure_site(s3, report, bucket, site_source)
     cf = clients("cloudfront")
-    arn = ensure_function(cf, report, function_source.read_bytes())
-    ensure_distributions(cf, report, arn, bucket, region)
+    arn = ensure_store(cf, report)
+    live = ensure_pointer(s3, clients("cloudfront-keyvaluestore"), report, bucket, arn, staged)
+    function_arn = ensure_function(cf, s3, report, bucket, function_source.read_bytes(), arn, live)
+    ensure_distributions(cf, report, function_arn, bucket, region)
+    # Only now is nothing served from site/ any more (new function, origin path /builds).
+    removed = layout_migration.delete_legacy(s3, bucket)
+    if removed:
+        report.did(
+            f"removed {removed} object(s) of the old s3://{bucket}/{config.LEGACY_SITE_PREFIX}"
+        )
     ensure_alerts(clients("sns"), clients("logs"), clients("cloudwatch"), report)
     return report

@@ -18,6 +18,9 @@ A case file is one JSON object::
       -- or --
       "expected_error": "text the error message must contain"
     }
+
+``{live}`` in an expected string stands for the build the live pointer names when the case runs
+(the function reads it from its KeyValueStore), so the cases hold whatever build is live.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ CASES_DIRNAME = "cases"
 # one as CloudFront's does.
 VIEWER_IP = "198.51.100.7"
 _KEYS = {"description", "event", "expected_output", "expected_error"}
+LIVE_BUILD_TOKEN = "{live}"
 
 
 class FunctionCaseError(ValueError):
@@ -128,8 +132,23 @@ def _load(path: Path) -> FunctionCase:
     )
 
 
+def with_live_build(value: Any, live_build: str | None) -> Any:
+    """``value`` with every ``{live}`` in its strings replaced by ``live_build``."""
+    if isinstance(value, str):
+        return value if live_build is None else value.replace(LIVE_BUILD_TOKEN, live_build)
+    if isinstance(value, dict):
+        return {k: with_live_build(v, live_build) for k, v in value.items()}
+    if isinstance(value, list):
+        return [with_live_build(v, live_build) for v in value]
+    return value
+
+
 def check_output(
-    case: FunctionCase, function_output_json: str | None, error_message: str | None
+    case: FunctionCase,
+    function_output_json: str | None,
+    error_message: str | None,
+    *,
+    live_build: str | None = None,
 ) -> list[str]:
     """What differs between a run and the case's expectation; empty when the case passes.
 
@@ -159,7 +178,8 @@ def check_output(
         actual = json.loads(function_output_json)
     except ValueError:
         return [f"{case.name}: the output is not JSON: {_short(function_output_json)}"]
-    return [f"{case.name}: {line}" for line in _diff(case.expected_output, actual, "")]
+    expected = with_live_build(case.expected_output, live_build)
+    return [f"{case.name}: {line}" for line in _diff(expected, actual, "")]
 
 
 def _diff(expected: Any, actual: Any, where: str) -> list[str]:

@@ -8,7 +8,6 @@ other task re-reads the same validated model.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,10 +15,8 @@ from pydantic import ValidationError
 
 from qdn import config
 from qdn.jobs.model import JobStatus, NewJob, describe_validation_error
-from qdn.promotion import DEFAULT_DELETE_CAP
+from qdn.staging import BUILD_ID_RE
 
-# A build id as staging makes it ("build-" + 12 hex digits); "" means staging/LATEST.
-BUILD_ID_RE = re.compile(r"^build-[0-9a-f]{12}$")
 # Job fields in the form are flat, prefixed "job_", because Params forms have no nested objects.
 JOB_PREFIX = "job_"
 JOB_FIELDS = tuple(NewJob.model_fields)
@@ -32,12 +29,10 @@ class ReleaseParamsError(ValueError):
 
 @dataclass(frozen=True)
 class ReleaseParams:
-    build_id: str  # "" = staging/LATEST
+    build_id: str  # "" = builds/LATEST
     promote: bool
     dry_run: bool
     distributions: tuple[str, ...]
-    delete_cap: int
-    allow_mass_delete: bool
     job: NewJob | None
 
     @classmethod
@@ -47,16 +42,11 @@ class ReleaseParams:
         if build_id and not BUILD_ID_RE.match(build_id):
             errors.append(
                 f"build_id: {build_id!r} is not a build id (build-<12 hex digits>); "
-                "leave it empty to promote staging/LATEST"
+                "leave it empty to release builds/LATEST"
             )
         promote = params.get("promote", True)
         dry_run = params.get("dry_run", False)
-        allow_mass_delete = params.get("allow_mass_delete", False)
-        for name, value in (
-            ("promote", promote),
-            ("dry_run", dry_run),
-            ("allow_mass_delete", allow_mass_delete),
-        ):
+        for name, value in (("promote", promote), ("dry_run", dry_run)):
             if not isinstance(value, bool):
                 errors.append(f"{name}: must be true or false, got {value!r}")
         raw_dists = params.get("distributions") or list(config.DISTRIBUTION_ALIASES)
@@ -68,9 +58,6 @@ class ReleaseParams:
                 f"distributions: {unknown or raw_dists!r} not known; choose from "
                 f"{', '.join(config.DISTRIBUTION_ALIASES)}"
             )
-        delete_cap = params.get("delete_cap", DEFAULT_DELETE_CAP)
-        if not isinstance(delete_cap, int) or isinstance(delete_cap, bool) or delete_cap < 0:
-            errors.append(f"delete_cap: must be a whole number 0 or more, got {delete_cap!r}")
 
         job_values = {
             k[len(JOB_PREFIX) :]: v
@@ -103,8 +90,6 @@ class ReleaseParams:
             promote=bool(promote),
             dry_run=bool(dry_run),
             distributions=tuple(raw_dists),
-            delete_cap=int(delete_cap),
-            allow_mass_delete=bool(allow_mass_delete),
             job=job,
         )
 

@@ -67,7 +67,7 @@ def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _now() -> str:
+def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
@@ -170,7 +170,7 @@ class Build:
         return BuildManifest(
             build_id=self.build_id,
             files={p: FileEntry.for_body(p, b) for p, b in sorted(self.files.items())},
-            staged_at=_now(),
+            staged_at=now_iso(),
             source_build=source_build,
         )
 
@@ -409,12 +409,12 @@ def stage(
     parallel(copy, copies, workers)
     result.uploaded = [prefix + p for p in uploads]
     result.copied = [prefix + p for p, _ in copies]
-    _write_manifest(s3, bucket, manifest)
+    write_manifest(s3, bucket, manifest)
     _write_latest(s3, bucket, build.build_id)
     return result
 
 
-def _write_manifest(s3: Any, bucket: str, manifest: BuildManifest) -> None:
+def write_manifest(s3: Any, bucket: str, manifest: BuildManifest) -> None:
     try:
         s3.put_object(
             Bucket=bucket,

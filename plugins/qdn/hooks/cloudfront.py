@@ -13,7 +13,7 @@ from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 
 
 class CloudFrontHook(AwsBaseHook):
-    """Interact with Amazon CloudFront: functions, distributions and invalidations."""
+    """Interact with Amazon CloudFront: functions, stores, distributions and invalidations."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs["client_type"] = "cloudfront"
@@ -31,14 +31,11 @@ class CloudFrontHook(AwsBaseHook):
         return resp["FunctionCode"].read(), resp["ETag"]
 
     def update_function(
-        self, name: str, code: bytes, runtime: str, comment: str, if_match: str
+        self, name: str, code: bytes, function_config: dict[str, Any], if_match: str
     ) -> str:
-        """Replace DEVELOPMENT's code; returns the new DEVELOPMENT ETag."""
+        """Replace DEVELOPMENT's code and config; returns the new DEVELOPMENT ETag."""
         resp = self.conn.update_function(
-            Name=name,
-            IfMatch=if_match,
-            FunctionConfig={"Comment": comment, "Runtime": runtime},
-            FunctionCode=code,
+            Name=name, IfMatch=if_match, FunctionConfig=function_config, FunctionCode=code
         )
         return resp["ETag"]
 
@@ -52,6 +49,12 @@ class CloudFrontHook(AwsBaseHook):
     def publish_function(self, name: str, if_match: str) -> dict[str, Any]:
         """Copy DEVELOPMENT to LIVE; returns the function summary."""
         return self.conn.publish_function(Name=name, IfMatch=if_match)["FunctionSummary"]
+
+    # KeyValueStores (control plane) -------------------------------------------------------------
+
+    def describe_key_value_store(self, name: str) -> dict[str, Any]:
+        """The store (``ARN``, ``Status``…) by name."""
+        return self.conn.describe_key_value_store(Name=name)["KeyValueStore"]
 
     # Distributions -----------------------------------------------------------------------------
 

@@ -24,6 +24,9 @@ from botocore.exceptions import (
 )
 
 from qdn import config
+from qdn.hooks.cloudfront import CloudFrontHook
+from qdn.hooks.keyvaluestore import KeyValueStoreHook
+from qdn.live_pointer import kvs_arn
 from qdn.release_params import ReleaseParams, ReleaseParamsError
 
 log = logging.getLogger(__name__)
@@ -84,6 +87,17 @@ def release_params(context: Any) -> ReleaseParams:
 def s3_client(aws_conn_id: str | None, region_name: str | None = None) -> Any:
     """The S3 client from the same connection (``endpoint_url`` reaches moto locally)."""
     return S3Hook(aws_conn_id=aws_conn_id, region_name=region_name).get_conn()
+
+
+def kvs_client(aws_conn_id: str | None, region_name: str | None = None) -> Any:
+    """The KeyValueStore data-plane client from the same connection."""
+    return KeyValueStoreHook(aws_conn_id=aws_conn_id, region_name=region_name).conn
+
+
+def live_store_arn(aws_conn_id: str | None, region_name: str | None = None) -> str:
+    """The ARN of the store that holds the live pointer, found by its name."""
+    hook = CloudFrontHook(aws_conn_id=aws_conn_id, region_name=region_name)
+    return kvs_arn(hook.conn, config.KVS_NAME)
 
 
 class BucketOperator(AwsBaseOperator[S3Hook]):

@@ -12,19 +12,30 @@ from airflow.sdk.exceptions import AirflowFailException
 from botocore.exceptions import ClientError
 
 from qdn import config, release_manifest
-from qdn.function_cases import FunctionCaseError
-from qdn.function_release import FunctionOutcome, FunctionReleaseError, release_function
+from qdn.function_cases import FunctionCaseError, load_cases
+from qdn.function_release import (
+    FunctionFacts,
+    FunctionReleaseError,
+    Publisher,
+    plan_publish,
+    sha256_hex,
+)
 from qdn.hooks.cloudfront import CloudFrontHook
-from qdn.operators.base import release_params, retry_only_transient, s3_client
-from qdn.s3_errors import is_conflict
+from qdn.live_pointer import PointerError, kvs_arn, read_pointer
+from qdn.operators.base import kvs_client, release_params, retry_only_transient, s3_client
+from qdn.plan import Action, Plan, execute, executor_for
+from qdn.s3_errors import is_conflict, is_missing
 
 
 class PublishFunctionOperator(AwsBaseOperator[CloudFrontHook]):
-    """Update DEVELOPMENT if the repo's code differs, gate it with ``TestFunction`` on every case in
-    ``cf/``, publish it with ``IfMatch`` — or do nothing when LIVE already runs the repo's code.
+    """Update DEVELOPMENT if the code differs, gate it with ``TestFunction`` on every case in
+    ``cf/``, publish it with ``IfMatch`` — or do nothing when LIVE already runs it.
 
-    The previous LIVE code is kept at ``releases/<run-id>/function-previous.js`` for rollback.
-    It also validates every release parameter first, because it is the first task to write.
+    The code is the repo's (``code_path``, with the build live now compiled in as the fallback),
+    or, in a rollback, the code the ``target_task_id`` task names by hash, kept in
+    ``releases/functions/<sha256>.js`` by the release that ran it. Every code LIVE ever ran is kept
+    there, so any release can be rolled back to. It also validates every release parameter first,
+    because it is the first task to write.
     """
 
     aws_hook_class = CloudFrontHook
@@ -37,6 +48,7 @@ class PublishFunctionOperator(AwsBaseOperator[CloudFrontHook]):
         cf_dir: str,
         function_name: str = config.FUNCTION_NAME,
         bucket: str = config.BUCKET,
+        target_task_id: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -44,60 +56,118 @@ class PublishFunctionOperator(AwsBaseOperator[CloudFrontHook]):
         self.cf_dir = cf_dir
         self.function_name = function_name
         self.bucket = bucket
+        self.target_task_id = target_task_id
 
     def execute(self, context: Any) -> dict[str, Any]:
         params = release_params(context)
-        with retry_only_transient("publish_function"):
+        with retry_only_transient(self.task_id):
+            s3 = s3_client(self.aws_conn_id, self.region_name)
             try:
-                outcome = release_function(
+                arn = kvs_arn(self.hook.conn, config.KVS_NAME)
+                live_build = read_pointer(
+                    kvs_client(self.aws_conn_id, self.region_name), arn, config.LIVE_POINTER_KEY
+                ).value
+                code = self._rollback_code(context, s3)
+                cases = load_cases(Path(self.cf_dir))  # refuses an empty set
+                plan, facts = plan_publish(
                     self.hook,
-                    Path(self.code_path),
-                    Path(self.cf_dir),
+                    code,
+                    source=None if code is not None else Path(self.code_path).read_bytes(),
+                    cases=cases,
+                    live_build=live_build,
+                    kvs_arn=arn,
                     name=self.function_name,
-                    dry_run=params.dry_run,
-                    log=self.log,
-                    keep_previous=lambda code: self._keep_previous(context, code),
+                    step=self.task_id,
                 )
-            except (FunctionReleaseError, FunctionCaseError) as err:
+                plan = self._with_kept_code(plan, facts, s3)
+                publisher = Publisher(self.hook, facts, cases)
+                handlers = {**publisher.handlers(), "keep_code": lambda **a: self._keep(s3, **a)}
+                execute(plan, executor_for(params.dry_run, handlers, self.log))
+            except (FunctionReleaseError, FunctionCaseError, PointerError) as err:
                 raise AirflowFailException(str(err)) from None
-            if not params.dry_run:
-                self._record(context["run_id"], outcome)
-        self.log.info(outcome.summary())
-        return outcome.to_dict()
+            facts.dry_run = params.dry_run
+            if facts.published:
+                self._record(s3, context["run_id"], facts)
+        self.log.info(facts.summary())
+        return facts.to_dict()
 
-    def _record(self, run_id: str, outcome: FunctionOutcome) -> None:
-        """The manifest's function section; a retry that finds LIVE already published keeps the
-        first attempt's record (it alone knows the code that LIVE ran before)."""
-        s3 = s3_client(self.aws_conn_id, self.region_name)
-        stored = release_manifest.read_manifest(s3, self.bucket, run_id)
-        if not outcome.published and stored and stored.manifest.function:
-            return
-        section = {
-            "name": outcome.name,
-            "published": outcome.published,
-            "previous_live_etag": outcome.previous_live_etag,
-            "previous_live_sha256": outcome.previous_live_sha256,
-            "new_live_etag": outcome.live_etag,
-            "repo_sha256": outcome.repo_sha256,
-        }
-        if outcome.published:
-            section["previous_code_key"] = previous_code_key(run_id)
-        release_manifest.add_section(s3, self.bucket, run_id, "function", section)
+    def _rollback_code(self, context: Any, s3: Any) -> bytes | None:
+        """The code a rollback restores, or None for the repo's (a release, or no change)."""
+        if self.target_task_id is None:
+            return None
+        target = context["ti"].xcom_pull(task_ids=self.target_task_id) or {}
+        sha = target.get("function_sha256")
+        live_code, _ = self.hook.get_function_code(self.function_name, "LIVE")
+        if not sha or sha == sha256_hex(live_code):
+            self.log.info("the rollback target ran the function LIVE runs now; it stays")
+            return live_code
+        key = release_manifest.function_code_key(sha)
+        try:
+            return s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+        except ClientError as err:
+            if not is_missing(err):
+                raise
+            raise FunctionReleaseError(
+                f"the rollback target ran function code {sha[:12]}, but s3://{self.bucket}/{key} "
+                "is gone; roll back to another release, or restore the object from its versions"
+            ) from None
 
-    def _keep_previous(self, context: Any, code: bytes) -> None:
-        key = previous_code_key(context["run_id"])
-        s3 = s3_client(self.aws_conn_id, self.region_name)
+    def _with_kept_code(self, plan: Plan, facts: FunctionFacts, s3: Any) -> Plan:
+        """Keep, by hash, the code LIVE runs before the publish and the code it runs after."""
+        if plan.is_noop:
+            return plan
+
+        def keep(sha256: str, when: str) -> Action:
+            key = release_manifest.function_code_key(sha256)
+            return Action(
+                "keep_code",
+                f"keep the code LIVE runs {when} at s3://{self.bucket}/{key}",
+                {"sha256": sha256},
+            )
+
+        return Plan(
+            plan.step,
+            (
+                keep(facts.previous_live_sha256, "now"),
+                *plan.actions,
+                keep(facts.code_sha256, "after the publish"),
+            ),
+            plan.checked,
+        )
+
+    def _keep(self, s3: Any, sha256: str) -> None:
+        code, _ = self.hook.get_function_code(self.function_name, "LIVE")
+        if sha256_hex(code) != sha256:
+            raise FunctionReleaseError(
+                f"{self.function_name} LIVE changed while the release ran (sha256 "
+                f"{sha256_hex(code)[:12]}, planned {sha256[:12]}); someone else published — "
+                "rerun the release"
+            )
         try:
             s3.put_object(
-                Bucket=self.bucket, Key=key, Body=code, ContentType="text/javascript",
+                Bucket=self.bucket,
+                Key=release_manifest.function_code_key(sha256),
+                Body=code,
+                ContentType="text/javascript",
                 IfNoneMatch="*",
-            )  # fmt: skip
+            )
         except ClientError as err:
-            # A retry of this run already kept it: the first attempt's copy is the right one.
-            if not is_conflict(err):
+            if not is_conflict(err):  # already kept, by this run's first try or an earlier run
                 raise
-        self.log.info("kept the previous LIVE code at s3://%s/%s", self.bucket, key)
 
-
-def previous_code_key(run_id: str) -> str:
-    return f"{config.RELEASES_PREFIX}{run_id}/function-previous.js"
+    def _record(self, s3: Any, run_id: str, facts: FunctionFacts) -> None:
+        release_manifest.add_section(
+            s3,
+            self.bucket,
+            run_id,
+            "function",
+            {
+                "name": facts.name,
+                "published": facts.published,
+                "previous_live_etag": facts.previous_live_etag,
+                "previous_live_sha256": facts.previous_live_sha256,
+                "new_live_etag": facts.live_etag,
+                "live_sha256": facts.code_sha256,
+                "fallback_build": facts.fallback_build,
+            },
+        )

@@ -1,4 +1,4 @@
-"""Invalidate both distributions at once, wait in the triggerer, then apply deferred deletions."""
+"""Invalidate the track API paths of the run's jobs on every distribution; wait in the triggerer."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from qdn.hooks.cloudfront import CloudFrontHook
 from qdn.invalidation_paths import invalidation_paths
 from qdn.operators.base import release_params, retry_only_transient, s3_client
 from qdn.operators.jobs_lookup import tokens_for
-from qdn.promotion import apply_deletions
+from qdn.plan import Action, Plan, execute, executor_for
 from qdn.triggers.cloudfront import (
     DEFAULT_WAITER_DELAY,
     DEFAULT_WAITER_MAX_ATTEMPTS,
@@ -32,12 +32,10 @@ def caller_reference(run_id: str, distribution_id: str, paths: list[str]) -> str
 
 
 class InvalidateOperator(AwsBaseOperator[CloudFrontHook]):
-    """One invalidation per distribution for exactly what the release changed, then the wait.
+    """One invalidation per distribution for the track API path of every job the run wrote (a
+    404 cached before the job existed is what broke the seed's release), then the wait.
 
-    Paths come from the promotion's changed and deleted objects, the viewer routes the function
-    rewrites onto them, and the track API path of every job the run wrote (a 404 cached before the
-    job existed is what broke the seed's release). Deletions deferred by the promotion are applied
-    only after every invalidation completed.
+    Content needs none: the pages and assets of each build have their own cache keys.
     """
 
     aws_hook_class = CloudFrontHook
@@ -46,7 +44,6 @@ class InvalidateOperator(AwsBaseOperator[CloudFrontHook]):
     def __init__(
         self,
         *,
-        promote_task_id: str = "promote_content",
         job_task_id: str = "upload_job",
         bucket: str = config.BUCKET,
         deferrable: bool = True,
@@ -55,7 +52,6 @@ class InvalidateOperator(AwsBaseOperator[CloudFrontHook]):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.promote_task_id = promote_task_id
         self.job_task_id = job_task_id
         self.bucket = bucket
         self.deferrable = deferrable
@@ -65,29 +61,30 @@ class InvalidateOperator(AwsBaseOperator[CloudFrontHook]):
     def execute(self, context: Any) -> dict[str, Any]:
         params = release_params(context)
         self.waiter_delay = int(self.waiter_delay)  # templated from a Variable in the DAG
-        ti = context["ti"]
-        promoted = ti.xcom_pull(task_ids=self.promote_task_id) or {}
-        jobs = ti.xcom_pull(task_ids=self.job_task_id) or {}
+        jobs = context["ti"].xcom_pull(task_ids=self.job_task_id) or {}
         with retry_only_transient("invalidate"):
             s3 = s3_client(self.aws_conn_id, self.region_name)
-            tokens = tokens_for(s3, self.bucket, jobs.get("job_ids", []))
-            paths = invalidation_paths(
-                promoted.get("changed_keys", []), promoted.get("deleted_keys", []), tokens
-            )
+            paths = invalidation_paths(tokens_for(s3, self.bucket, jobs.get("job_ids", [])))
             shown = paths.for_logs()
             if not paths.paths:
-                self.log.info("nothing changed at the edge: no invalidation created")
-                return self._finish(context, [], promoted)
+                self.log.info("no job changed and content needs no invalidation: none created")
+                return self._finish([])
             targets = self._distribution_ids(params.distributions)
-            if params.dry_run:
-                self.log.info(
-                    "dry run: would invalidate %d path(s) on %s: %s",
-                    len(paths.paths), ", ".join(f"{a} ({d})" for a, d in targets.items()),
-                    " ".join(shown),
-                )  # fmt: skip
-                return {"dry_run": True, "paths": shown, "invalidations": []}
-            created = []
-            for alias, dist_id in targets.items():
+            plan = Plan(
+                self.task_id,
+                tuple(
+                    Action(
+                        "invalidate",
+                        f"invalidate {len(paths.paths)} path(s) on {dist_id} ({alias}): "
+                        + " ".join(shown),
+                        {"alias": alias, "dist_id": dist_id},
+                    )
+                    for alias, dist_id in targets.items()
+                ),
+            )
+            created: list[dict[str, Any]] = []
+
+            def invalidate(alias: str, dist_id: str) -> None:
                 ref = caller_reference(context["run_id"], dist_id, paths.paths)
                 inv = self.hook.create_invalidation(dist_id, paths.paths, ref)
                 release_manifest.record_invalidation(
@@ -102,9 +99,12 @@ class InvalidateOperator(AwsBaseOperator[CloudFrontHook]):
                     }
                 )
                 self.log.info(
-                    "invalidation %s on %s (%s): %s, %d path(s): %s",
-                    inv["Id"], dist_id, alias, inv.get("Status"), len(paths.paths), " ".join(shown),
-                )  # fmt: skip
+                    "invalidation %s on %s (%s): %s", inv["Id"], dist_id, alias, inv.get("Status")
+                )
+
+            execute(plan, executor_for(params.dry_run, {"invalidate": invalidate}, self.log))
+            if params.dry_run:
+                return {"dry_run": True, "paths": shown, "invalidations": []}
         if self.deferrable:
             self.defer(
                 trigger=CloudFrontInvalidationsCompletedTrigger(
@@ -142,33 +142,24 @@ class InvalidateOperator(AwsBaseOperator[CloudFrontHook]):
                 f"the invalidations were {created}. Check them with "
                 "`aws cloudfront get-invalidation`; the task can be cleared to wait again"
             )
-        promoted = context["ti"].xcom_pull(task_ids=self.promote_task_id) or {}
         for c in created:
             self.log.info(
                 "invalidation %s on %s (%s) Completed",
                 c["invalidation_id"], c["distribution_id"], c["alias"],
             )  # fmt: skip
-        return self._finish(context, created, promoted, paths)
+        return self._finish(created, paths)
 
     def _finish(
-        self,
-        context: Any,
-        created: list[dict[str, Any]],
-        promoted: dict[str, Any],
-        paths: list[str] | None = None,
+        self, created: list[dict[str, Any]], paths: list[str] | None = None
     ) -> dict[str, Any]:
-        deleted: list[str] = []
-        if promoted.get("deleted_keys") and promoted.get("manifest_key"):
-            with retry_only_transient("invalidate (deferred deletions)"):
-                s3 = s3_client(self.aws_conn_id, self.region_name)
-                deleted = apply_deletions(s3, self.bucket, promoted, context["run_id"])
         ids = ", ".join(f"{c['invalidation_id']} on {c['distribution_id']}" for c in created)
         self.log.info(
-            "invalidated %d path(s) on %d distribution(s)%s; deleted %d old object(s)",
-            len(paths or []), len(created), f" ({ids})" if ids else "", len(deleted),
+            "invalidated %d track API path(s) on %d distribution(s)%s; no content invalidated "
+            "(each build has its own cache keys)",
+            len(paths or []), len(created), f" ({ids})" if ids else "",
         )  # fmt: skip
         invalidations = [{k: v for k, v in c.items() if k != "paths"} for c in created]
-        return {"invalidations": invalidations, "paths": paths or [], "deleted": deleted}
+        return {"invalidations": invalidations, "paths": paths or []}
 
     def _distribution_ids(self, aliases: Sequence[str]) -> dict[str, str]:
         found = {}

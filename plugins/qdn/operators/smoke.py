@@ -13,9 +13,10 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from qdn import config
 from qdn.jobs.model import redact_token
-from qdn.operators.base import release_params, retry_only_transient
+from qdn.live_pointer import read_pointer
+from qdn.operators.base import kvs_client, live_store_arn, release_params, retry_only_transient
 from qdn.operators.jobs_lookup import jobs_by_id
-from qdn.smoke import BUILD_ID_RE, DEFAULT_DEADLINE, Expectation, smoke_check
+from qdn.smoke import DEFAULT_DEADLINE, Expectation, smoke_check
 
 
 def default_site_urls() -> dict[str, str]:
@@ -23,7 +24,9 @@ def default_site_urls() -> dict[str, str]:
 
 
 class SmokeCheckOperator(AwsBaseOperator[S3Hook]):
-    """GET the tracking page, the track API, the booking page and a private path through each edge.
+    """GET the tracking page, the track API, the booking page and a private path through each edge,
+    until every edge serves the build the pointer names (each edge follows a pointer write within
+    the store's propagation time) or the deadline passes.
 
     ``site_urls`` maps each alias to the URL a customer opens (``https://<alias>`` in production;
     the local stack's edges locally, through the ``qdn_site_urls`` Variable).
@@ -58,9 +61,13 @@ class SmokeCheckOperator(AwsBaseOperator[S3Hook]):
         jobs = context["ti"].xcom_pull(task_ids=self.job_task_id) or {}
         with retry_only_transient("smoke_check"):
             s3 = self.hook.get_conn()
-            shell = s3.get_object(Bucket=self.bucket, Key=config.SITE_PREFIX + "index.html")
-            match = BUILD_ID_RE.search(shell["Body"].read().decode("utf-8", "replace"))
-            build_id = match.group(1) if match else None
+            # The build the pointer names now: the release's own, or whatever is live when the
+            # release promoted nothing.
+            build_id = read_pointer(
+                kvs_client(self.aws_conn_id, self.region_name),
+                live_store_arn(self.aws_conn_id, self.region_name),
+                config.LIVE_POINTER_KEY,
+            ).value
             found = jobs_by_id(s3, self.bucket, jobs.get("job_ids", []))
         job = found[0] if found else None
         expect = Expectation(
