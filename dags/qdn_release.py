@@ -26,13 +26,17 @@ release without a job. Failures are sent to the `qdn-release-alerts` SNS topic.
 
 from __future__ import annotations
 
-from datetime import timedelta
-from pathlib import Path
-
-from airflow.providers.amazon.aws.notifications.sns import SnsNotifier
 from airflow.sdk import DAG, Param
 
 from qdn import config
+from qdn.dag_defaults import (
+    CF_DIR_TEMPLATE,
+    CODE_PATH_TEMPLATE,
+    SITE_URLS_TEMPLATE,
+    SMOKE_DEADLINE_TEMPLATE,
+    default_args,
+    distributions_param_schema,
+)
 from qdn.operators.function import PublishFunctionOperator
 from qdn.operators.invalidate import InvalidateOperator
 from qdn.operators.jobs import UpsertJobOperator
@@ -40,20 +44,7 @@ from qdn.operators.promote import PromoteContentOperator
 from qdn.operators.smoke import SmokeCheckOperator
 from qdn.release_params import job_status_choices
 
-CF_DIR = Path(__file__).resolve().parent.parent / "cf"
-CF_DIR_TEMPLATE = "{{ var.value.get('qdn_cf_dir', '" + str(CF_DIR) + "') }}"
-ALERTS_TOPIC_ARN = (
-    "{{ var.value.get('qdn_alerts_topic_arn', "
-    f"'arn:aws:sns:us-east-1:123456789012:{config.ALERTS_TOPIC}') }}}}"
-)
 OPTIONAL_TEXT = ["null", "string"]
-
-notify_failure = SnsNotifier(
-    target_arn=ALERTS_TOPIC_ARN,
-    subject="qdn_release failed: {{ ti.task_id }}",
-    message="qdn_release run {{ run_id }} failed at {{ ti.task_id }} (try {{ ti.try_number }}). "
-    "Log: {{ ti.log_url }}",
-)
 
 with DAG(
     dag_id="qdn_release",
@@ -62,23 +53,14 @@ with DAG(
     catchup=False,
     doc_md=__doc__,
     tags=["quickdumpnow", "release"],
-    default_args={
-        "owner": "ops",
-        # Only transient AWS errors reach a retry: the operators fail at once on anything else.
-        "retries": 3,
-        "retry_delay": timedelta(seconds=15),
-        "retry_exponential_backoff": True,
-        "max_retry_delay": timedelta(minutes=5),
-        "on_failure_callback": notify_failure,
-    },
+    default_args=default_args("qdn_release"),
     params={
         "build_id": Param("", type="string", description="Build to make live; empty = LATEST"),
         "promote": Param(True, type="boolean", description="Make the build live"),
         "dry_run": Param(False, type="boolean", description="Plan and log only; change nothing"),
         "distributions": Param(
             list(config.DISTRIBUTION_ALIASES),
-            type="array",
-            items={"type": "string", "enum": list(config.DISTRIBUTION_ALIASES)},
+            **distributions_param_schema(),
             description="Distributions to invalidate and smoke-check",
         ),
         "job_customer_name": Param(None, type=OPTIONAL_TEXT, description="Empty: no job"),
@@ -96,8 +78,7 @@ with DAG(
 ) as dag:
     publish_function = PublishFunctionOperator(
         task_id="publish_function",
-        # A Variable can point the gate at another checkout of cf/ (a hotfix branch, a test).
-        code_path=CF_DIR_TEMPLATE + f"/{config.FUNCTION_NAME}.js",
+        code_path=CODE_PATH_TEMPLATE,
         cf_dir=CF_DIR_TEMPLATE,
     )
     promote_content = PromoteContentOperator(task_id="promote_content")
@@ -108,8 +89,8 @@ with DAG(
     )
     smoke_check = SmokeCheckOperator(
         task_id="smoke_check",
-        site_urls="{{ var.value.get('qdn_site_urls', '') }}",
-        deadline="{{ var.value.get('qdn_smoke_deadline', 120) }}",
+        site_urls=SITE_URLS_TEMPLATE,
+        deadline=SMOKE_DEADLINE_TEMPLATE,
     )
 
     publish_function >> [promote_content, upload_job] >> invalidate >> smoke_check

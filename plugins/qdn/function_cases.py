@@ -37,7 +37,7 @@ CASES_DIRNAME = "cases"
 # one as CloudFront's does.
 VIEWER_IP = "198.51.100.7"
 _KEYS = {"description", "event", "expected_output", "expected_error"}
-LIVE_BUILD_TOKEN = "{live}"
+LIVE_BUILD_PLACEHOLDER = "{live}"
 
 
 class FunctionCaseError(ValueError):
@@ -135,7 +135,7 @@ def _load(path: Path) -> FunctionCase:
 def with_live_build(value: Any, live_build: str | None) -> Any:
     """``value`` with every ``{live}`` in its strings replaced by ``live_build``."""
     if isinstance(value, str):
-        return value if live_build is None else value.replace(LIVE_BUILD_TOKEN, live_build)
+        return value if live_build is None else value.replace(LIVE_BUILD_PLACEHOLDER, live_build)
     if isinstance(value, dict):
         return {k: with_live_build(v, live_build) for k, v in value.items()}
     if isinstance(value, list):

@@ -1,0 +1,50 @@
+"""What the release and rollback DAGs share: retries, the failure alert, templated Variables.
+
+Both DAGs switch the same pointer and publish the same function, so they must retry, alert and
+find ``cf/`` the same way; this is the one place that says how.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from airflow.providers.amazon.aws.notifications.sns import SnsNotifier
+
+from qdn import config
+
+CF_DIR = Path(__file__).resolve().parents[2] / "cf"
+# A Variable can point the gate at another checkout of cf/ (a hotfix branch, a test).
+CF_DIR_TEMPLATE = "{{ var.value.get('qdn_cf_dir', '" + str(CF_DIR) + "') }}"
+CODE_PATH_TEMPLATE = CF_DIR_TEMPLATE + f"/{config.FUNCTION_NAME}.js"
+ALERTS_TOPIC_ARN = (
+    "{{ var.value.get('qdn_alerts_topic_arn', "
+    f"'arn:aws:sns:us-east-1:123456789012:{config.ALERTS_TOPIC}') }}}}"
+)
+SITE_URLS_TEMPLATE = "{{ var.value.get('qdn_site_urls', '') }}"
+SMOKE_DEADLINE_TEMPLATE = "{{ var.value.get('qdn_smoke_deadline', 120) }}"
+
+
+def default_args(dag_id: str) -> dict[str, Any]:
+    return {
+        "owner": "ops",
+        # Only transient AWS errors reach a retry: the operators fail at once on anything else.
+        "retries": 3,
+        "retry_delay": timedelta(seconds=15),
+        "retry_exponential_backoff": True,
+        "max_retry_delay": timedelta(minutes=5),
+        "on_failure_callback": SnsNotifier(
+            target_arn=ALERTS_TOPIC_ARN,
+            subject=f"{dag_id} failed: {{{{ ti.task_id }}}}",
+            message=f"{dag_id} run {{{{ run_id }}}} failed at {{{{ ti.task_id }}}} "
+            "(try {{ ti.try_number }}). Log: {{ ti.log_url }}",
+        ),
+    }
+
+
+def distributions_param_schema() -> dict[str, Any]:
+    return {
+        "type": "array",
+        "items": {"type": "string", "enum": list(config.DISTRIBUTION_ALIASES)},
+    }
