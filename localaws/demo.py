@@ -31,7 +31,7 @@ AIRFLOW_HOME = STATE_DIR / "airflow"
 # Short enough for a rehearsal, long enough to see the invalidation go InProgress -> Completed.
 DEMO_INVALIDATION_DELAY = 3.0
 # The deterministic change the demo stages: the same text every time, so a second demo on the
-# same stack stages the same build and the release copies nothing.
+# same stack stages the same build and the release writes nothing.
 DEMO_NOTICE = "release rehearsal: booking and dashboard pages refreshed"
 
 
@@ -167,8 +167,10 @@ def _summarise(task_id: str, value: Any) -> str:
     if task_id == "publish_function":
         return "published" if value.get("published") else "LIVE already current, nothing published"
     if task_id == "promote_content":
-        return (f"build {value.get('build_id')}: {len(value.get('changed_keys', []))} copied, "
-                f"{len(value.get('deleted_keys', []))} to delete")  # fmt: skip
+        if not value.get("promoted"):
+            return f"build {value.get('build_id')} already live, pointer untouched"
+        return (f"live pointer {value.get('build_before')} -> {value.get('build_id')} "
+                f"({value.get('verified_files')} files verified, nothing copied)")  # fmt: skip
     if task_id == "upload_job":
         created = "created" if value.get("created") else "already there"
         return f"job {', '.join(value.get('job_ids', [])) or 'none'} {created}"

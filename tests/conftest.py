@@ -105,14 +105,14 @@ class ReleasedSite:
 
     @property
     def build_id(self) -> str:
-        """The build production serves now (DAG tests earlier in the session promote others)."""
+        """The build the live pointer names now (DAG tests earlier in the session switch it)."""
         from qdn import config
-        from qdn.smoke import BUILD_ID_RE
+        from qdn.live_pointer import kvs_arn, read_pointer
 
-        shell = self.stack.client("s3").get_object(
-            Bucket=config.BUCKET, Key=config.SITE_PREFIX + "index.html"
-        )
-        return BUILD_ID_RE.search(shell["Body"].read().decode())[1]
+        arn = kvs_arn(self.stack.client("cloudfront"), config.KVS_NAME)
+        return read_pointer(
+            self.stack.client("cloudfront-keyvaluestore"), arn, config.LIVE_POINTER_KEY
+        ).value
 
     def url(self, alias: str = "quickdumpnow.com") -> str:
         return self.stack.edge_url(alias)

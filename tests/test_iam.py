@@ -16,14 +16,25 @@ import botocore.session
 from qdn import config, iam
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-SERVICES = {"s3": "s3", "cloudfront": "cloudfront", "logs": "logs", "sns": "sns"}
+SERVICES = {
+    "s3": "s3",
+    "cloudfront": "cloudfront",
+    "cloudfront-keyvaluestore": "cloudfront-keyvaluestore",
+    "logs": "logs",
+    "sns": "sns",
+}
 # S3 operations whose IAM action is not "s3:<Operation>".
 S3_ACTIONS = {
     "HeadObject": ["s3:GetObject"],
     "ListObjectsV2": ["s3:ListBucket"],
     "ListObjectVersions": ["s3:ListBucketVersions"],
     "CopyObject": ["s3:GetObject", "s3:PutObject"],
+    "DeleteObjects": ["s3:DeleteObject"],
+    "GetBucketLifecycleConfiguration": ["s3:GetLifecycleConfiguration"],
+    "PutBucketLifecycleConfiguration": ["s3:PutLifecycleConfiguration"],
 }
+# Run by the bootstrap with the infrastructure's own credentials, never by the release.
+NOT_THE_RELEASE = {"iam.py", "cli.py", "layout_migration.py"}
 CALL = re.compile(r"\.([a-z][a-z0-9_]+)\(")
 PAGINATOR = re.compile(r"get_paginator\(\"([a-z0-9_]+)\"\)")
 
@@ -71,10 +82,16 @@ def test_pipeline_policy_grants_every_call_of_the_release():
     code = [
         p
         for p in (REPO_ROOT / "plugins" / "qdn").rglob("*.py")
-        if p.name not in {"iam.py", "cli.py"}
+        if p.name not in NOT_THE_RELEASE
     ]
     called = actions_called(code)
-    assert {"s3:PutObject", "cloudfront:PublishFunction", "logs:PutLogEvents"} <= called
+    assert {
+        "s3:PutObject",
+        "cloudfront:PublishFunction",
+        "logs:PutLogEvents",
+        "cloudfront-keyvaluestore:PutKey",
+        "s3:PutLifecycleConfiguration",
+    } <= called
     missing = called - granted(iam.pipeline_policy())
     assert not missing, f"the pipeline calls these without a grant: {sorted(missing)}"
 
@@ -95,14 +112,18 @@ def test_data_actions_are_scoped_to_the_project_s_keys():
     arn = f"arn:aws:s3:::{config.BUCKET}/"
     pipeline = iam.pipeline_policy()
     assert allows(pipeline, "s3:PutObject", arn + config.JOBS_KEY)
-    assert allows(pipeline, "s3:DeleteObject", arn + config.SITE_PREFIX + "assets/x.js")
-    assert not allows(pipeline, "s3:DeleteObject", arn + config.JOBS_KEY)
-    assert not allows(pipeline, "s3:PutObject", arn + config.STAGING_PREFIX + "LATEST")
+    # Builds are immutable to the release: it reads them and deletes nothing anywhere.
+    assert allows(pipeline, "s3:GetObject", arn + config.BUILDS_PREFIX + "build-0/index.html")
+    assert not allows(pipeline, "s3:PutObject", arn + config.BUILDS_PREFIX + "build-0/index.html")
+    assert not any("s3:DeleteObject" in st["Action"] for st in pipeline["Statement"])
+    assert not allows(pipeline, "s3:PutObject", arn + config.LATEST_KEY)
     api = iam.track_api_policy()
     assert not allows(api, "s3:PutObject", arn + config.JOBS_KEY)
-    assert not allows(api, "s3:GetObject", arn + config.SITE_PREFIX + "index.html")
+    assert not allows(api, "s3:GetObject", arn + config.BUILDS_PREFIX + "build-0/index.html")
     stage = iam.stage_policy()
-    assert not allows(stage, "s3:PutObject", arn + config.SITE_PREFIX + "index.html")
+    assert allows(stage, "s3:PutObject", arn + config.BUILDS_PREFIX + "build-0/index.html")
+    assert not allows(stage, "s3:PutObject", arn + config.RELEASES_PREFIX + "HISTORY.json")
+    assert not allows(stage, "s3:PutObject", arn + config.JOBS_KEY)
     for policy in (pipeline, api, stage):
         for st in policy["Statement"]:
             if st["Resource"] == ["*"]:

@@ -5,10 +5,11 @@ the policy granting the old name. ``python -m qdn.iam pipeline|track-api|stage``
 JSON, ready for ``aws iam put-role-policy --policy-document file://...``.
 
 Each statement is one job of one step; nothing grants ``*`` on a data action:
-- the release (Airflow's ``aws_default``) reads staged builds and writes production, manifests and
-  ``jobs.json``, deletes only under ``site/``, and works only its own function;
+- the release and the rollback (Airflow's ``aws_default``) read builds, write the live pointer in
+  the KeyValueStore, manifests and ``jobs.json``, set the builds' expiry rules, delete nothing,
+  and work only their own function;
 - the track API reads ``jobs.json`` and creates bookings, nothing else;
-- staging (ops, from a workstation or CI) writes only under ``staging/``.
+- staging (ops, from a workstation or CI) lists, reads and writes only under ``builds/``.
 """
 
 from __future__ import annotations
@@ -36,11 +37,11 @@ def _statement(sid: str, actions: list[str], resources: list[str], **extra: Any)
 def pipeline_policy(account_id: str = "ACCOUNT_ID", region: str = "us-east-1") -> dict[str, Any]:
     """What ``qdn_release`` (and the nightly check) call, and nothing more."""
     list_prefixes = [
-        config.SITE_PREFIX + "*",
-        config.STAGING_PREFIX + "*",
+        config.BUILDS_PREFIX + "*",
         config.RELEASES_PREFIX + "*",
         config.DATA_PREFIX + "*",
     ]
+    stores = f"arn:aws:cloudfront::{account_id}:key-value-store/*"
     return {
         "Version": "2012-10-17",
         "Statement": [
@@ -50,19 +51,32 @@ def pipeline_policy(account_id: str = "ACCOUNT_ID", region: str = "us-east-1") -
                 [f"{S3}{config.BUCKET}"],
                 Condition={"StringLike": {"s3:prefix": list_prefixes}},
             ),
+            # Manifests and builds/LATEST; the files themselves are verified from listings.
             _statement(
-                "ReadStagedBuilds",
+                "ReadBuilds",
                 ["s3:GetObject", "s3:GetObjectVersion"],
-                _object_arns(config.STAGING_PREFIX),
+                _object_arns(config.BUILDS_PREFIX),
             ),
             _statement(
-                "PromoteAndRecordReleases",
+                "RecordReleasesAndJobs",
                 ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"],
-                _object_arns(config.SITE_PREFIX, config.RELEASES_PREFIX, config.JOBS_KEY),
+                _object_arns(config.RELEASES_PREFIX, config.JOBS_KEY),
             ),
-            # Deferred deletions of objects a new build no longer has: production only.
+            # Old builds expire by lifecycle rules the release rewrites; it deletes nothing.
             _statement(
-                "DeleteOldSiteObjects", ["s3:DeleteObject"], _object_arns(config.SITE_PREFIX)
+                "ExpireOldBuilds",
+                ["s3:GetLifecycleConfiguration", "s3:PutLifecycleConfiguration"],
+                [f"{S3}{config.BUCKET}"],
+            ),
+            _statement(
+                "SwitchTheLivePointer",
+                [
+                    "cloudfront:DescribeKeyValueStore",
+                    "cloudfront-keyvaluestore:DescribeKeyValueStore",
+                    "cloudfront-keyvaluestore:GetKey",
+                    "cloudfront-keyvaluestore:PutKey",
+                ],
+                [stores],
             ),
             _statement(
                 "PublishTheRewriteFunction",
@@ -116,14 +130,24 @@ def track_api_policy() -> dict[str, Any]:
 
 
 def stage_policy() -> dict[str, Any]:
-    """``python -m qdn.cli stage``: new immutable builds and the LATEST pointer, nothing else."""
+    """``python -m qdn.cli stage``: new immutable builds and the LATEST pointer, nothing else.
+
+    CopyObject (unchanged files come from the previous build) needs GetObject on the source and
+    PutObject on the target, both under ``builds/``.
+    """
     return {
         "Version": "2012-10-17",
         "Statement": [
             _statement(
+                "ListBuilds",
+                ["s3:ListBucket"],
+                [f"{S3}{config.BUCKET}"],
+                Condition={"StringLike": {"s3:prefix": [config.BUILDS_PREFIX + "*"]}},
+            ),
+            _statement(
                 "UploadBuilds",
                 ["s3:PutObject", "s3:GetObject"],
-                _object_arns(config.STAGING_PREFIX),
+                _object_arns(config.BUILDS_PREFIX),
             ),
         ],
     }
