@@ -41,6 +41,10 @@ def main(argv: list[str] | None = None) -> int:
         "--invalidation-delay", type=float, default=stack.DEFAULT_INVALIDATION_DELAY,
         help="seconds an invalidation stays InProgress (default %(default)s)",
     )  # fmt: skip
+    up.add_argument(
+        "--kvs-propagation-delay", type=float, default=stack.DEFAULT_KVS_PROPAGATION_DELAY,
+        help="seconds before the edges read a key value store write (default %(default)s)",
+    )  # fmt: skip
     sub.add_parser("down", help="stop every process the stack started")
     sub.add_parser("env", help="print export lines for the running stack (for eval)")
     sub.add_parser("status", help="say whether the stack is running and where")
@@ -54,6 +58,7 @@ def main(argv: list[str] | None = None) -> int:
             edge_ports=_parse_edges(args.edge),
             edge_port_base=args.edge_port_base,
             invalidation_delay=args.invalidation_delay,
+            kvs_propagation_delay=args.kvs_propagation_delay,
             state_dir=args.state_dir,
         )
         began = time.monotonic()
@@ -68,6 +73,10 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"  local CloudFront API:             {cfg.cloudfront_url}  "
             f"pgid {running.pgids['cloudfront']}"
+        )
+        print(
+            f"  key value store data plane:       {stack.KVS_ENDPOINT} through the HTTP proxy "
+            f"{cfg.cloudfront_url}"
         )
         for alias in cfg.edge_ports:
             print(f"  edge for {alias + ':':<24}{cfg.edge_url(alias)}")
@@ -86,6 +95,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "env":
         for key, value in stack.aws_env(running.config).items():
             print(f"export {key}={shlex.quote(value)}")
+        proxy = " ".join(f"{k}={v}" for k, v in stack.kvs_proxy_env(running.config).items())
+        print(
+            "# The key value store data plane answers through the local CloudFront as an HTTP "
+            f"proxy, per command: {proxy} aws cloudfront-keyvaluestore list-keys --kvs-arn ARN"
+        )
         return 0
     if args.command == "bootstrap":
         from localaws.bootstrap import bootstrap

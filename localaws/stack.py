@@ -36,6 +36,17 @@ DEFAULT_EDGE_PORTS = {"quickdumpnow.com": 8081, "www.quickdumpnow.com": 8082}
 DEFAULT_EDGE_PORT_BASE = 8090
 # AWS takes minutes; a few seconds keeps InProgress observable without slowing a rehearsal.
 DEFAULT_INVALIDATION_DELAY = 5.0
+# AWS copies a key value store write to its edges within seconds; the edges here read a write
+# after this long, so code that reads back too early is caught, as on AWS.
+DEFAULT_KVS_PROPAGATION_DELAY = 2.0
+# The key value store data plane's client endpoint. botocore's endpoint rules put the account id
+# in front of any endpoint's host (123456789012.kvs.localaws), so no loopback URL can be the
+# endpoint: clients name this made-up host and reach the local CloudFront as their HTTP proxy
+# (``proxies={"http": cloudfront_url}``), which serves the data plane on its API port.
+KVS_ENDPOINT = "http://kvs.localaws"
+KVS_SERVICE = "cloudfront-keyvaluestore"
+# Hosts a shell's HTTP_PROXY must not send to the local CloudFront: the stack itself.
+NO_PROXY = "127.0.0.1,localhost"
 # Both servers answer in about a second here; the bound only stops a broken start from hanging.
 READY_TIMEOUT = 30.0
 
@@ -51,6 +62,7 @@ class StackConfig:
     edge_ports: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_EDGE_PORTS))
     edge_port_base: int = DEFAULT_EDGE_PORT_BASE
     invalidation_delay: float = DEFAULT_INVALIDATION_DELAY
+    kvs_propagation_delay: float = DEFAULT_KVS_PROPAGATION_DELAY
     state_dir: Path = REPO_ROOT / ".stack"
     dashboard_key: str = ""
 
@@ -61,7 +73,8 @@ class StackConfig:
 
     @property
     def cloudfront_state_file(self) -> Path:
-        """Functions, distributions and invalidations, likewise kept across ``down`` and ``up``."""
+        """Functions, distributions, invalidations and key value stores, likewise kept across
+        ``down`` and ``up``."""
         return self.state_dir / "cloudfront-state.json"
 
     @property
@@ -128,7 +141,10 @@ def aws_env(cfg: StackConfig) -> dict[str, str]:
 
     boto3 reads ``AWS_ENDPOINT_URL`` and the per-service ``AWS_ENDPOINT_URL_CLOUDFRONT`` itself, so
     plain scripts and the track API handler need no code of ours to find the stack; Airflow reads
-    the same two endpoints from the ``aws_default`` connection.
+    the same two endpoints from the ``aws_default`` connection. The key value store data plane's
+    endpoint is ``KVS_ENDPOINT``; a client also needs the local CloudFront as its HTTP proxy, which
+    is not exported here (it would send every plain-HTTP request of the shell there): see
+    ``kvs_proxy_env``.
     """
     env = dict(FAKE_CREDENTIALS)
     env.update(
@@ -136,6 +152,7 @@ def aws_env(cfg: StackConfig) -> dict[str, str]:
         AWS_REGION=REGION,
         AWS_ENDPOINT_URL=cfg.moto_url,
         AWS_ENDPOINT_URL_CLOUDFRONT=cfg.cloudfront_url,
+        AWS_ENDPOINT_URL_CLOUDFRONT_KEYVALUESTORE=KVS_ENDPOINT,
         AIRFLOW_CONN_AWS_DEFAULT=airflow_connection(cfg),
     )
     if cfg.dashboard_key:
@@ -143,8 +160,16 @@ def aws_env(cfg: StackConfig) -> dict[str, str]:
     return env
 
 
+def kvs_proxy_env(cfg: StackConfig) -> dict[str, str]:
+    """What one AWS CLI (or other botocore) process needs, beside ``aws_env``, to reach the key
+    value store data plane: the local CloudFront as its HTTP proxy, the stack itself direct."""
+    return {"HTTP_PROXY": cfg.cloudfront_url, "NO_PROXY": NO_PROXY}
+
+
 def airflow_connection(cfg: StackConfig) -> str:
-    """``AIRFLOW_CONN_AWS_DEFAULT``: moto for every service, our CloudFront for cloudfront."""
+    """``AIRFLOW_CONN_AWS_DEFAULT``: moto for every service, our CloudFront for cloudfront, and
+    for the key value store data plane its endpoint with our CloudFront as ``proxy_url`` (the
+    release's hook makes that the client's HTTP proxy)."""
     return json.dumps(
         {
             "conn_type": "aws",
@@ -153,7 +178,10 @@ def airflow_connection(cfg: StackConfig) -> str:
             "extra": {
                 "region_name": REGION,
                 "endpoint_url": cfg.moto_url,
-                "service_config": {"cloudfront": {"endpoint_url": cfg.cloudfront_url}},
+                "service_config": {
+                    "cloudfront": {"endpoint_url": cfg.cloudfront_url},
+                    KVS_SERVICE: {"endpoint_url": KVS_ENDPOINT, "proxy_url": cfg.cloudfront_url},
+                },
             },
         },
         separators=(",", ":"),
@@ -161,16 +189,25 @@ def airflow_connection(cfg: StackConfig) -> str:
 
 
 def client(cfg: StackConfig, service: str) -> Any:
-    """A boto3 client for ``service`` on this stack (CloudFront on ours, the rest on moto)."""
+    """A boto3 client for ``service`` on this stack (CloudFront and the key value store data
+    plane on ours, the rest on moto)."""
     import boto3
+    from botocore.config import Config
 
-    endpoint = cfg.cloudfront_url if service == "cloudfront" else cfg.moto_url
+    options: dict[str, Any] = {"endpoint_url": cfg.moto_url}
+    if service == "cloudfront":
+        options = {"endpoint_url": cfg.cloudfront_url}
+    elif service == KVS_SERVICE:
+        options = {
+            "endpoint_url": KVS_ENDPOINT,
+            "config": Config(proxies={"http": cfg.cloudfront_url}),
+        }
     return boto3.client(
         service,
-        endpoint_url=endpoint,
         region_name=REGION,
         aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
         aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        **options,
     )
 
 
@@ -250,6 +287,7 @@ def cloudfront_argv(
         "--s3-endpoint", cfg.moto_url,
         "--region", REGION,
         "--invalidation-delay", str(cfg.invalidation_delay),
+        "--kvs-propagation-delay", str(cfg.kvs_propagation_delay),
         *edges,
         "--edge-port-base", str(cfg.edge_port_base),
         "--api-handler", api_handler,

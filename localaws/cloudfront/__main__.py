@@ -1,7 +1,8 @@
 """``python -m localaws.cloudfront``: the local CloudFront (control plane and edges) in one process.
 
 Without ``--state-file`` everything is in memory and a restart is a fresh, empty account. With
-it, the account (functions, distributions, invalidations, each edge's port) is loaded at start,
+it, the account (functions, distributions, invalidations, key value stores with their keys, each
+edge's port) is loaded at start,
 written after every change and on SIGTERM, and a restart carries on where the last process stopped;
 the edge caches start empty either way (see ``state``). SIGTERM (or Ctrl-C) stops every listener
 and exits 0; a state file that cannot be loaded exits 2 with a message naming it.
@@ -58,6 +59,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="seconds an invalidation stays InProgress before Completed",
     )
     p.add_argument(
+        "--kvs-propagation-delay",
+        type=float,
+        default=stack.DEFAULT_KVS_PROPAGATION_DELAY,
+        help="seconds before the edges read a key value store write (the API reads it at once)",
+    )
+    p.add_argument(
         "--deploy-delay",
         type=float,
         default=0.0,
@@ -92,8 +99,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="keep the account in this JSON file across restarts (edge caches are not kept)",
     )
     args = p.parse_args(argv)
-    if args.invalidation_delay < 0 or args.deploy_delay < 0:
-        p.error("--invalidation-delay and --deploy-delay must be 0 or more seconds")
+    if min(args.invalidation_delay, args.deploy_delay, args.kvs_propagation_delay) < 0:
+        p.error(
+            "--invalidation-delay, --deploy-delay and --kvs-propagation-delay must be 0 or more "
+            "seconds"
+        )
     return args
 
 
@@ -111,10 +121,13 @@ def main(argv: list[str] | None = None) -> int:
         log.error("%s", exc)
         return 2
     access_log = AccessLog(args.access_log)
-    service = CloudFrontService(
-        invalidation_delay=args.invalidation_delay, deploy_delay=args.deploy_delay
-    )
     s3 = S3Origin(args.s3_endpoint, args.region)
+    service = CloudFrontService(
+        invalidation_delay=args.invalidation_delay,
+        deploy_delay=args.deploy_delay,
+        kvs_propagation_delay=args.kvs_propagation_delay,
+        read_s3_object=s3.read_object,
+    )
     api = LambdaUrlOrigin(args.api_handler, args.region)
 
     def edge_app(dist_id: str) -> Any:
@@ -132,11 +145,12 @@ def main(argv: list[str] | None = None) -> int:
         for dist in saved.account.distributions:
             edges.start(dist.id, dist.aliases)
         log.info(
-            "loaded %d functions, %d distributions and %d invalidations from %s; edge caches "
-            "start empty",
+            "loaded %d functions, %d distributions, %d invalidations and %d key value stores "
+            "from %s; edge caches start empty, edges read every store as saved",
             len(saved.account.functions),
             len(saved.account.distributions),
             len(saved.account.invalidations),
+            len(saved.account.key_value_stores),
             args.state_file,
         )
 
@@ -170,11 +184,13 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     log.info(
-        "CloudFront API on http://%s:%s; S3 origin %s; invalidations take %.1f s",
+        "CloudFront API and key value store data plane on http://%s:%s; S3 origin %s; "
+        "invalidations take %.1f s; edges read key value store writes after %.1f s",
         args.host,
         args.port,
         args.s3_endpoint,
         args.invalidation_delay,
+        args.kvs_propagation_delay,
     )
     while not stopping.wait(0.5):
         pass

@@ -1,26 +1,39 @@
-"""The control plane's HTTP face: CloudFront's API for boto3, plus two routes of our own.
+"""The control plane's HTTP face: CloudFront's API and the key value store data plane for boto3,
+plus a few routes of our own.
 
-Each request is matched to an operation by the model, parsed, run against the service and
-serialized back, and logged as one line (operation, ids, outcome). Whatever goes wrong comes back
-as an AWS error document: a bug of ours is ``InternalFailure`` with a 500, never a traceback in
-the body.
+Requests under ``/key-value-stores/`` are the data plane (``cloudfront-keyvaluestore``, REST-JSON,
+see ``kvswire``), everything else the 2020-05-31 API (REST/XML, see ``wire``): one port serves
+both. The data plane's client reaches this port as its HTTP proxy, so its requests arrive in the
+absolute form (``GET http://123456789012.kvs.localaws/key-value-stores/...``); ``request_target``
+keeps their path. Signatures are not checked (any credentials work, as with moto).
+
+Each request is matched to an operation by its model, parsed, run against the service and
+serialized back, and logged as one line (operation, ids, outcome; never code, values or bodies).
+Whatever goes wrong comes back as an AWS error document: a bug of ours is a 500 with the
+protocol's internal-failure code, never a traceback in the body.
 
 ``GET /_localaws/health`` answers ``{"ok": true}`` once the process serves; ``GET
 /_localaws/edges`` lists each distribution's edge URL, which is how the launcher and tests find a
-distribution created without a configured alias port.
+distribution created without a configured alias port; ``PUT
+/_localaws/key-value-stores/<name>/edge`` with ``{"readable": false}`` makes every edge's reads of
+that store fail (``true`` mends it), so a function's fallback for an unreadable store can be
+tested: AWS gives no way to break a store on purpose, and one in use cannot be deleted.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from types import ModuleType
 from typing import Any
 
 from werkzeug.datastructures import Headers
 from werkzeug.wrappers import Request, Response
 
-from localaws.cloudfront import wire
+from localaws.cloudfront import kvswire, wire
 from localaws.cloudfront.errors import CloudFrontError
 from localaws.cloudfront.listeners import request_target
 from localaws.cloudfront.service import CloudFrontService
@@ -31,7 +44,16 @@ log = logging.getLogger("localaws.cloudfront")
 # stops a runaway client from filling memory.
 MAX_BODY_BYTES = 1024 * 1024
 
-_ID_PARAMS = ("Name", "Id", "DistributionId", "Stage")
+_ID_PARAMS = ("Name", "Id", "DistributionId", "Stage", "KvsARN", "Key")
+_EDGE_READABLE = re.compile(r"/_localaws/key-value-stores/(?P<name>[^/]+)/edge\Z")
+
+
+@dataclass(frozen=True)
+class _Plane:
+    """One API on this port: its wire protocol (``wire`` or ``kvswire``) and its operations."""
+
+    wire: ModuleType
+    call: Callable[[str, dict[str, Any]], dict[str, Any]]
 
 
 def _describe_call(params: dict[str, Any], result: dict[str, Any] | None) -> str:
@@ -54,13 +76,17 @@ class ControlPlane:
     def __init__(self, service: CloudFrontService, edges: Callable[[], list[dict[str, Any]]]):
         self._service = service
         self._edges = edges
+        self._control = _Plane(wire, service.call)
+        self._data = _Plane(kvswire, service.call_data)
 
     def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
         request = Request(environ)
         if request.path.startswith("/_localaws/"):
             response = self._local(request)
+        elif request.path.startswith(kvswire.PATH_PREFIX + "/"):
+            response = self._api(request, environ, self._data)
         else:
-            response = self._api(request, environ)
+            response = self._api(request, environ, self._control)
         return response(environ, start_response)
 
     def _local(self, request: Request) -> Response:
@@ -68,25 +94,40 @@ class ControlPlane:
             return _json({"ok": True})
         if request.method == "GET" and request.path == "/_localaws/edges":
             return _json(self._edges())
+        found = _EDGE_READABLE.match(request.path)
+        if request.method == "PUT" and found:
+            return self._set_edge_readable(found["name"], request)
         return _json({"error": f"no such route: {request.method} {request.path}"}, 404)
 
-    def _api(self, request: Request, environ: dict[str, Any]) -> Response:
+    def _set_edge_readable(self, name: str, request: Request) -> Response:
+        body = request.get_json(force=True, silent=True)
+        if not isinstance(body, dict) or not isinstance(body.get("readable"), bool):
+            return _json({"error": 'send {"readable": true} or {"readable": false}'}, 400)
+        if not self._service.set_edge_readable(name, body["readable"]):
+            return _json({"error": f"no key value store named {name}"}, 404)
+        log.info("key value store %s: edge reads %s", name, "work" if body["readable"] else "fail")
+        return _json({"name": name, "readable": body["readable"]})
+
+    def _api(self, request: Request, environ: dict[str, Any], plane: _Plane) -> Response:
+        protocol = plane.wire
         raw_path = request_target(environ).split("?", 1)[0]
         operation: str | None = None
         params: dict[str, Any] = {}
         try:
-            found = wire.match_route(request.method, raw_path, request.args)
+            found = protocol.match_route(request.method, raw_path, request.args)
             if found is None:
                 raise CloudFrontError(
-                    "InvalidAction",
-                    f"No CloudFront {wire.API_VERSION} operation is {request.method} {raw_path}.",
+                    protocol.UNKNOWN_OPERATION,
+                    f"No {protocol.SERVICE_MODEL.service_name} "
+                    f"{protocol.SERVICE_MODEL.api_version} operation is "
+                    f"{request.method} {raw_path}.",
                 )
             operation, url_params = found
             if (request.content_length or 0) > MAX_BODY_BYTES:
                 raise CloudFrontError(
-                    "InvalidArgument", f"The request body is over {MAX_BODY_BYTES} bytes."
+                    protocol.BAD_REQUEST, f"The request body is over {MAX_BODY_BYTES} bytes."
                 )
-            params = wire.parse_input(
+            params = protocol.parse_input(
                 operation,
                 method=request.method,
                 raw_path=raw_path,
@@ -95,15 +136,15 @@ class ControlPlane:
                 headers=Headers(request.headers),
                 body=request.get_data(cache=False),
             )
-            result = self._service.call(operation, params)
-            out = wire.serialize_result(operation, result)
+            result = plane.call(operation, params)
+            out = protocol.serialize_result(operation, result)
             log.info(
                 "%s -> %s",
                 " ".join([operation, _describe_call(params, result)]).strip(),
                 out.status,
             )
         except CloudFrontError as err:
-            out = wire.serialize_error(operation, err)
+            out = protocol.serialize_error(operation, err)
             log.info(
                 "%s -> %s %s: %s",
                 " ".join(
@@ -115,10 +156,10 @@ class ControlPlane:
             )
         except Exception:
             log.exception("%s failed inside the local CloudFront", operation)
-            out = wire.serialize_error(
+            out = protocol.serialize_error(
                 operation,
                 CloudFrontError(
-                    "InternalFailure",
+                    protocol.INTERNAL_FAILURE,
                     "The local CloudFront failed on this request; its log has the details.",
                 ),
             )

@@ -29,7 +29,7 @@ from localaws.cloudfront.origins import (
     is_lambda_url,
     s3_bucket,
 )
-from localaws.cloudfront.runtime import FunctionRun
+from localaws.cloudfront.runtime import FunctionRunner
 from localaws.cloudfront.service import CloudFrontService, EdgeView
 
 log = logging.getLogger("localaws.cloudfront")
@@ -86,7 +86,7 @@ class Edge:
         s3: S3Origin,
         api: LambdaUrlOrigin,
         access_log: AccessLog,
-        run: Callable[[str, dict], FunctionRun],
+        run: FunctionRunner,
     ) -> None:
         self._dist_id = distribution_id
         self._service = service
@@ -176,16 +176,16 @@ class Edge:
                     503, "503 ERROR", "The CloudFront function is not available.",
                     "FunctionExecutionError", "error:missing",
                 )  # fmt: skip
-            name, code = live
             event = viewer.function_event(
                 req,
                 distribution_id=view.distribution_id,
                 domain_name=view.domain_name,
                 request_id=request_id,
             )
-            run = self._run(code.decode("utf-8", errors="replace"), event)
+            # The function's store as this edge reads it: as it was --kvs-propagation-delay ago.
+            run = self._run(live.code.decode("utf-8", errors="replace"), event, kvs=live.kvs)
             if run.error is not None or run.output is None:
-                log.warning("function %s failed on %s: %s", name, req.method, run.error)
+                log.warning("function %s failed on %s: %s", live.name, req.method, run.error)
                 return _edge_error(
                     503,
                     "503 ERROR",

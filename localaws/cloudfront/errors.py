@@ -25,6 +25,8 @@ class CloudFrontError(Exception):
         "InvalidAction": 400,
         # Our own failure; AWS's common code for it.
         "InternalFailure": 500,
+        # The key value store data plane's answer to a path that is no operation of it.
+        "UnknownOperationException": 404,
     }
 
     def __init__(self, code: str, message: str) -> None:

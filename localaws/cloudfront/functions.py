@@ -6,6 +6,10 @@ return that stage's, and Update, Publish and Test take ``IfMatch`` = the ETag of
 act on (DEVELOPMENT for Update and Publish). A stale ETag is ``PreconditionFailed``, a missing one
 ``InvalidIfMatchVersion``: the locking the release DAG relies on so two publishers never clobber
 each other.
+
+``FunctionConfig.KeyValueStoreAssociations`` belongs to the stage like the code: Create and Update
+set DEVELOPMENT's, Publish carries it to LIVE. AWS allows it on cloudfront-js-2.0 only, one store
+at most, and the store must exist; TestFunction runs with the store's current data.
 """
 
 from __future__ import annotations
@@ -18,13 +22,22 @@ from datetime import UTC, datetime
 from typing import Any
 
 from localaws.cloudfront import ids, runtime
-from localaws.cloudfront.errors import CloudFrontError, check_if_match, invalid_argument
+from localaws.cloudfront.errors import (
+    CloudFrontError,
+    check_if_match,
+    check_quantities,
+    invalid_argument,
+)
 from localaws.cloudfront.paging import list_page
 
 DEVELOPMENT = "DEVELOPMENT"
 LIVE = "LIVE"
 STAGES = (DEVELOPMENT, LIVE)
 RUNTIMES = ("cloudfront-js-1.0", "cloudfront-js-2.0")
+# Only this runtime reads key value stores.
+KVS_RUNTIME = "cloudfront-js-2.0"
+# AWS associates at most one key value store with a function.
+MAX_KVS_ASSOCIATIONS = 1
 _NAME = re.compile(r"[a-zA-Z0-9_-]{1,64}\Z")  # AWS's FunctionName pattern
 
 # One source of truth with the runtime: CloudFront refuses function code over 10 KB.
@@ -42,6 +55,14 @@ class StageCopy:
     runtime: str
     etag: str
     last_modified: datetime
+    kvs_arns: tuple[str, ...] = ()  # the associated key value store (at most one)
+
+    def associations(self) -> dict[str, Any]:
+        """``KeyValueStoreAssociations`` as the API returns it."""
+        doc: dict[str, Any] = {"Quantity": len(self.kvs_arns)}
+        if self.kvs_arns:
+            doc["Items"] = [{"KeyValueStoreARN": arn} for arn in self.kvs_arns]
+        return doc
 
 
 @dataclass
@@ -73,13 +94,36 @@ def _check_stage(stage: str | None) -> str:
     return stage
 
 
-def _check_config(config: dict[str, Any]) -> tuple[str, str]:
+@dataclass(frozen=True)
+class _Config:
+    comment: str
+    runtime: str
+    kvs_arns: tuple[str, ...]
+
+
+def _check_config(config: dict[str, Any], store_exists: Callable[[str], bool]) -> _Config:
     runtime_name = config.get("Runtime", "")
     if runtime_name not in RUNTIMES:
         raise invalid_argument(
             f"FunctionConfig.Runtime must be one of {', '.join(RUNTIMES)}, not {runtime_name!r}."
         )
-    return config.get("Comment", ""), runtime_name
+    associations = config.get("KeyValueStoreAssociations") or {"Quantity": 0}
+    check_quantities(associations, "FunctionConfig.KeyValueStoreAssociations")
+    arns = tuple(item["KeyValueStoreARN"] for item in associations.get("Items") or [])
+    if arns and runtime_name != KVS_RUNTIME:
+        raise invalid_argument(
+            f"Key value stores can only be associated with {KVS_RUNTIME} functions, not "
+            f"{runtime_name}."
+        )
+    if len(arns) > MAX_KVS_ASSOCIATIONS:
+        raise invalid_argument(
+            f"A function can be associated with at most {MAX_KVS_ASSOCIATIONS} key value store; "
+            f"this config names {len(arns)}."
+        )
+    for arn in arns:
+        if not store_exists(arn):
+            raise invalid_argument(f"The key value store {arn} does not exist.")
+    return _Config(config.get("Comment", ""), runtime_name, arns)
 
 
 def _check_code(code: bytes) -> bytes:
@@ -97,10 +141,14 @@ def _check_code(code: bytes) -> bytes:
 class FunctionStore:
     """Every function of the account. Not thread-safe: the service holds its lock around calls."""
 
-    def __init__(self, is_associated: Callable[[str], bool]) -> None:
+    def __init__(
+        self, is_associated: Callable[[str], bool], store_exists: Callable[[str], bool]
+    ) -> None:
         # Whether a distribution uses the function's ARN: decides ASSOCIATED status and whether
         # Delete is FunctionInUse. The distribution store answers it.
         self._is_associated = is_associated
+        # Whether a key value store has this ARN, for KeyValueStoreAssociations.
+        self._store_exists = store_exists
         self._functions: dict[str, StoredFunction] = {}
 
     def __iter__(self) -> Iterator[StoredFunction]:
@@ -116,13 +164,22 @@ class FunctionStore:
             raise CloudFrontError("NoSuchFunctionExists", f"The function {name} does not exist.")
         return fn
 
-    def live_code(self, arn: str) -> tuple[str, bytes] | None:
-        """(name, LIVE code) of the function at ``arn``, or None if it has no LIVE stage."""
+    def live_copy(self, arn: str) -> tuple[str, StageCopy] | None:
+        """(name, LIVE stage) of the function at ``arn``, or None if it has no LIVE stage."""
         name = ids.function_name_from_arn(arn)
         fn = self._functions.get(name or "")
         if fn is None or fn.live is None:
             return None
-        return fn.name, fn.live.code
+        return fn.name, fn.live
+
+    def uses_store(self, arn: str) -> bool:
+        """Whether any function, in either stage, is associated with the key value store."""
+        return any(
+            arn in copy.kvs_arns
+            for fn in self._functions.values()
+            for copy in (fn.development, fn.live)
+            if copy is not None
+        )
 
     def summary(self, fn: StoredFunction, stage: str) -> dict[str, Any]:
         copy = fn.stage(stage)
@@ -138,7 +195,7 @@ class FunctionStore:
             "FunctionConfig": {
                 "Comment": copy.comment,
                 "Runtime": copy.runtime,
-                "KeyValueStoreAssociations": {"Quantity": 0},
+                "KeyValueStoreAssociations": copy.associations(),
             },
             "FunctionMetadata": {
                 "FunctionARN": fn.arn,
@@ -156,7 +213,7 @@ class FunctionStore:
             raise invalid_argument(
                 f"Function name {name!r} must be 1-64 characters of letters, digits, - and _."
             )
-        comment, runtime_name = _check_config(p["FunctionConfig"])
+        config = _check_config(p["FunctionConfig"], self._store_exists)
         code = _check_code(p["FunctionCode"])
         if name in self._functions:
             raise CloudFrontError(
@@ -167,7 +224,7 @@ class FunctionStore:
             name=name,
             arn=ids.function_arn(name),
             created=now,
-            development=StageCopy(code, comment, runtime_name, ids.etag(), now),
+            development=_stage_copy(code, config, now),
         )
         self._functions[name] = fn
         return {
@@ -193,9 +250,9 @@ class FunctionStore:
     def update(self, p: dict[str, Any]) -> dict[str, Any]:
         fn = self.get_stored(p["Name"])
         check_if_match(p.get("IfMatch"), fn.development.etag, f"function {fn.name} (DEVELOPMENT)")
-        comment, runtime_name = _check_config(p["FunctionConfig"])
+        config = _check_config(p["FunctionConfig"], self._store_exists)
         code = _check_code(p["FunctionCode"])
-        fn.development = StageCopy(code, comment, runtime_name, ids.etag(), _now())
+        fn.development = _stage_copy(code, config, _now())
         return {"FunctionSummary": self.summary(fn, DEVELOPMENT), "ETag": fn.development.etag}
 
     def publish(self, p: dict[str, Any]) -> dict[str, Any]:
@@ -233,14 +290,22 @@ class FunctionStore:
             )
         }
 
-    def test(self, p: dict[str, Any], run: Callable[[str, dict], runtime.FunctionRun]) -> dict:
+    def test(
+        self,
+        p: dict[str, Any],
+        run: runtime.FunctionRunner,
+        store_view: Callable[[str], runtime.KvsView],
+    ) -> dict:
+        """TestFunction: the stage's code on the event, reading its store (``store_view`` of the
+        association's ARN) as it is now."""
         stage = _check_stage(p.get("Stage"))
         fn = self.get_stored(p["Name"])
         copy = fn.stage(stage)
         check_if_match(p.get("IfMatch"), copy.etag, f"function {fn.name} ({stage})")
         event = _read_event(p["EventObject"])
+        kvs = store_view(copy.kvs_arns[0]) if copy.kvs_arns else None
         try:
-            outcome = run(copy.code.decode("utf-8", errors="replace"), event)
+            outcome = run(copy.code.decode("utf-8", errors="replace"), event, kvs=kvs)
         except Exception as exc:  # the engine itself broke, not the function: AWS's 500
             raise CloudFrontError(
                 "TestFunctionFailed", f"The function could not be run: {exc}"
@@ -255,6 +320,10 @@ class FunctionStore:
         if outcome.output is not None:
             result["FunctionOutput"] = json.dumps(outcome.output, separators=(",", ":"))
         return {"TestResult": result}
+
+
+def _stage_copy(code: bytes, config: _Config, now: datetime) -> StageCopy:
+    return StageCopy(code, config.comment, config.runtime, ids.etag(), now, config.kvs_arns)
 
 
 def _read_event(raw: bytes) -> dict[str, Any]:

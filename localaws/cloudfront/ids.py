@@ -1,14 +1,16 @@
 """Identifiers shaped like CloudFront's own: ids, ETags, domain names and ARNs.
 
-Real values look like ``E2QWRUHAPOMQZL`` (distribution id, ETag), ``I2J0I21PCUYOIK`` (invalidation)
-and ``d111111abcdef8.cloudfront.net``; code that parses or validates them (a regex in a DAG, a test
-that looks for ``.cloudfront.net``) should work the same against this emulator.
+Real values look like ``E2QWRUHAPOMQZL`` (distribution id, ETag), ``I2J0I21PCUYOIK`` (invalidation),
+``d111111abcdef8.cloudfront.net``, a key value store's UUID, and ``KV1F83G8C2ARO7P`` (the ETag of a
+store's data); code that parses or validates them (a regex in a DAG, a test that looks for
+``.cloudfront.net``) should work the same against this emulator.
 """
 
 from __future__ import annotations
 
 import secrets
 import string
+import uuid
 
 # moto's and the AWS documentation's example account; nothing checks it, but ARNs need one.
 ACCOUNT_ID = "123456789012"
@@ -50,3 +52,16 @@ def function_arn(name: str) -> str:
 def function_name_from_arn(arn: str) -> str | None:
     prefix = f"arn:aws:cloudfront::{ACCOUNT_ID}:function/"
     return arn[len(prefix) :] if arn.startswith(prefix) else None
+
+
+def key_value_store_id() -> str:
+    return str(uuid.uuid4())
+
+
+def key_value_store_arn(store_id: str) -> str:
+    return f"arn:aws:cloudfront::{ACCOUNT_ID}:key-value-store/{store_id}"
+
+
+def key_value_store_data_etag() -> str:
+    """The data plane's version of a store's keys: "KV" and 13 upper-case alphanumerics."""
+    return "KV" + _token(_UPPER_ALNUM, _ID_TAIL)

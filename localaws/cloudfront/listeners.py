@@ -49,16 +49,27 @@ def bind(host: str, port: int) -> socket.socket:
 
 
 def request_target(environ: dict[str, Any]) -> str:
-    """The request target exactly as the client sent it, percent-encoding and all.
+    """The request target's path and query exactly as the client sent them, percent-encoding and
+    all.
 
-    werkzeug's server keeps it in ``RAW_URI`` (``REQUEST_URI`` on other servers); ``PATH_INFO``
-    and ``QUERY_STRING`` are only the fallback, since the path there is already decoded.
+    werkzeug's server keeps the target in ``RAW_URI`` (``REQUEST_URI`` on other servers);
+    ``PATH_INFO`` and ``QUERY_STRING`` are only the fallback, since the path there is already
+    decoded. A client that takes this server for its HTTP proxy (boto3's key value store client,
+    see ``localaws.stack``) sends the absolute form, ``http://host/path?query``: only the path and
+    query are kept, as for the origin form.
     """
     raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
-    if raw:
+    if not raw:
+        query = environ.get("QUERY_STRING", "")
+        return environ.get("PATH_INFO", "/") + ("?" + query if query else "")
+    if raw.startswith("/"):
         return raw
-    query = environ.get("QUERY_STRING", "")
-    return environ.get("PATH_INFO", "/") + ("?" + query if query else "")
+    scheme, sep, rest = raw.partition("://")
+    if not sep or not scheme.isalpha():
+        return raw
+    authority_end = min((i for i in (rest.find("/"), rest.find("?")) if i != -1), default=len(rest))
+    target = rest[authority_end:]
+    return target if target.startswith("/") else "/" + target
 
 
 def serve(sock: socket.socket, app: Callable, name: str) -> BaseWSGIServer:

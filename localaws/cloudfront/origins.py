@@ -90,8 +90,13 @@ def _s3_error(code: str, message: str, status: int) -> OriginResponse:
     return OriginResponse(status, [("Content-Type", "application/xml")], body)
 
 
+class S3ReadError(OSError):
+    """An object S3 would not hand over (missing, refused, unreachable); the message says why."""
+
+
 class S3Origin:
-    """Reads objects from moto's S3 with a signed client, like origin access control."""
+    """Reads objects from moto's S3 with a signed client, like origin access control (and, for a
+    key value store's ``ImportSource``, as CloudFront reads an import file)."""
 
     def __init__(self, endpoint: str, region: str) -> None:
         self._endpoint = endpoint
@@ -122,6 +127,18 @@ class S3Origin:
                     ),
                 )
             return self._client
+
+    def read_object(self, bucket: str, key: str) -> bytes:
+        """The object's bytes, or S3ReadError."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            return self._s3().get_object(Bucket=bucket, Key=key)["Body"].read()
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            raise S3ReadError(f"S3 answered {code or 'an error'} for s3://{bucket}/{key}") from None
+        except BotoCoreError as exc:
+            raise S3ReadError(f"S3 could not be reached for s3://{bucket}/{key}: {exc}") from None
 
     def fetch(self, bucket: str, origin_path: str, uri: str, default_root: str) -> OriginResponse:
         if uri == "/" and default_root:

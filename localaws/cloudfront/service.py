@@ -7,13 +7,18 @@ Completed" and "the edge no longer serves the old object" a single atomic step.
 ``snapshot`` and ``restore`` hand the account to and from ``state`` (the ``--state-file``);
 ``on_changed`` runs, still under the lock, after every call that changed the account, which is
 when that file is written.
+
+Two APIs meet here: the control plane (``call``) and the key value store data plane
+(``call_data``), whose operation names overlap (both have a DescribeKeyValueStore). An import from
+S3 for CreateKeyValueStore is read before the lock is taken: a slow or absent moto must not stall
+the edges.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from localaws.cloudfront.cache import EdgeCache
@@ -21,7 +26,18 @@ from localaws.cloudfront.distributions import DistributionStore, StoredDistribut
 from localaws.cloudfront.errors import CloudFrontError
 from localaws.cloudfront.functions import FunctionStore, StoredFunction
 from localaws.cloudfront.invalidations import InvalidationStore, StoredInvalidation
-from localaws.cloudfront.runtime import FunctionRun, run_function
+from localaws.cloudfront.keyvaluestores import KeyValueStores, StoredKeyValueStore, read_import
+from localaws.cloudfront.kvsdata import DataPlane
+from localaws.cloudfront.runtime import FunctionRunner, KvsView, run_function
+
+
+@dataclass(frozen=True)
+class LiveFunction:
+    """A function's LIVE stage as an edge runs it."""
+
+    name: str
+    code: bytes
+    kvs: KvsView | None  # its key value store as the edges read it now; None: no association
 
 
 @dataclass(frozen=True)
@@ -31,8 +47,12 @@ class EdgeView:
     distribution_id: str
     domain_name: str
     config: dict[str, Any]
-    live_functions: dict[str, tuple[str, bytes]]  # ARN -> (name, LIVE code)
+    live_functions: dict[str, LiveFunction]  # by function ARN
     cache: EdgeCache
+
+
+def _no_s3(bucket: str, key: str) -> bytes:
+    raise OSError("this local CloudFront was started without an S3 endpoint")
 
 
 # The operations that change the account: after each one that succeeds, ``on_changed`` runs.
@@ -47,8 +67,16 @@ MUTATIONS = frozenset(
         "UpdateDistribution",
         "DeleteDistribution",
         "CreateInvalidation",
+        "CreateKeyValueStore",
+        "UpdateKeyValueStore",
+        "DeleteKeyValueStore",
     }
 )
+# The data plane's operations that change a store's keys.
+DATA_MUTATIONS = frozenset({"PutKey", "DeleteKey", "UpdateKeys"})
+# Where CreateKeyValueStore's parameters carry the keys read from its ImportSource (no model
+# member has this name).
+_IMPORTED = "_imported_items"
 
 
 @dataclass(frozen=True)
@@ -58,6 +86,7 @@ class Account:
     functions: list[StoredFunction]
     distributions: list[StoredDistribution]
     invalidations: list[StoredInvalidation]  # each distribution's oldest first
+    key_value_stores: list[StoredKeyValueStore] = field(default_factory=list)
 
 
 class CloudFrontService:
@@ -66,14 +95,22 @@ class CloudFrontService:
         *,
         invalidation_delay: float,
         deploy_delay: float = 0.0,
-        run: Callable[[str, dict], FunctionRun] = run_function,
+        kvs_propagation_delay: float = 0.0,
+        run: FunctionRunner = run_function,
+        read_s3_object: Callable[[str, str], bytes] = _no_s3,
     ) -> None:
         self._lock = threading.RLock()
         self._run = run
-        self.functions = FunctionStore(is_associated=self._function_in_use)
+        self._read_s3_object = read_s3_object
+        self.functions = FunctionStore(
+            is_associated=self._function_in_use,
+            store_exists=lambda arn: self.key_value_stores.by_arn(arn) is not None,
+        )
+        self.key_value_stores = KeyValueStores(in_use=self.functions.uses_store)
+        self.kvs_data = DataPlane(self.key_value_stores, propagation_delay=kvs_propagation_delay)
         self.distributions = DistributionStore(
             deploy_delay=deploy_delay,
-            has_live_function=lambda arn: self.functions.live_code(arn) is not None,
+            has_live_function=lambda arn: self.functions.live_copy(arn) is not None,
             in_progress_invalidations=lambda dist_id: self.invalidations.in_progress(dist_id),
         )
         self.invalidations = InvalidationStore(
@@ -92,7 +129,7 @@ class CloudFrontService:
             "GetFunction": self.functions.get,
             "UpdateFunction": self.functions.update,
             "PublishFunction": self.functions.publish,
-            "TestFunction": lambda p: self.functions.test(p, self._run),
+            "TestFunction": lambda p: self.functions.test(p, self._run, self._current_view),
             "ListFunctions": self.functions.list,
             "DeleteFunction": self.functions.delete,
             "CreateDistribution": lambda p: self._create_distribution(p["DistributionConfig"]),
@@ -107,13 +144,31 @@ class CloudFrontService:
             "CreateInvalidation": self._create_invalidation,
             "GetInvalidation": self._get_invalidation,
             "ListInvalidations": self._list_invalidations,
+            "CreateKeyValueStore": lambda p: self.key_value_stores.create(p, p.get(_IMPORTED)),
+            "DescribeKeyValueStore": self.key_value_stores.describe,
+            "ListKeyValueStores": self.key_value_stores.list,
+            "UpdateKeyValueStore": self.key_value_stores.update,
+            "DeleteKeyValueStore": self.key_value_stores.delete,
+        }
+        self._data_operations: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+            "DescribeKeyValueStore": self.kvs_data.describe,
+            "GetKey": self.kvs_data.get_key,
+            "PutKey": self.kvs_data.put_key,
+            "DeleteKey": self.kvs_data.delete_key,
+            "ListKeys": self.kvs_data.list_keys,
+            "UpdateKeys": self.kvs_data.update_keys,
         }
 
     @property
     def operations(self) -> frozenset[str]:
         return frozenset(self._operations)
 
+    @property
+    def data_operations(self) -> frozenset[str]:
+        return frozenset(self._data_operations)
+
     def call(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
+        """A control-plane (2020-05-31) operation."""
         handler = self._operations.get(operation)
         if handler is None:
             raise CloudFrontError(
@@ -121,12 +176,41 @@ class CloudFrontService:
                 f"{operation} is not implemented by the local CloudFront; it implements "
                 f"{', '.join(sorted(self._operations))}.",
             )
+        if operation == "CreateKeyValueStore" and params.get("ImportSource"):
+            imported = read_import(params["ImportSource"], self._read_s3_object)
+            params = {**params, _IMPORTED: imported}
         with self._lock:
             self.invalidations.settle()
             result = handler(params)
             if operation in MUTATIONS:
                 self.on_changed()
             return result
+
+    def call_data(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
+        """A key value store data-plane (``cloudfront-keyvaluestore``) operation."""
+        handler = self._data_operations.get(operation)
+        if handler is None:
+            raise CloudFrontError(
+                "ValidationException",
+                f"{operation} is not implemented by the local key value store data plane; it "
+                f"implements {', '.join(sorted(self._data_operations))}.",
+            )
+        with self._lock:
+            result = handler(params)
+            if operation in DATA_MUTATIONS:
+                self.on_changed()
+            return result
+
+    def set_edge_readable(self, name: str, readable: bool) -> bool:
+        """Make the store's reads at the edge fail (or work again), so a function's fallback can
+        be tested; False if there is no such store. Not kept across a restart."""
+        with self._lock:
+            try:
+                store = self.key_value_stores.get_stored(name)
+            except CloudFrontError:
+                return False
+            store.edge_readable = readable
+            return True
 
     def snapshot(self) -> Account:
         """A copy of every record, consistent as of one instant (later calls do not change it)."""
@@ -135,6 +219,10 @@ class CloudFrontService:
                 functions=[replace(fn) for fn in self.functions],
                 distributions=[replace(dist) for dist in self.distributions],
                 invalidations=[replace(inv) for inv in self.invalidations],
+                # The current data only: older versions live just for the edges' delay.
+                key_value_stores=[
+                    replace(store, versions=[store.data]) for store in self.key_value_stores
+                ],
             )
 
     def restore(self, account: Account) -> None:
@@ -143,6 +231,8 @@ class CloudFrontService:
         The edge listeners are not started here: the caller knows which port each one had.
         """
         with self._lock:
+            for store in account.key_value_stores:
+                self.key_value_stores.add(store)
             for fn in account.functions:
                 self.functions.add(fn)
             for dist in account.distributions:
@@ -162,12 +252,22 @@ class CloudFrontService:
                 return None
             live = {}
             for arn in dist.function_arns():
-                code = self.functions.live_code(arn)
-                if code is not None:
-                    live[arn] = code
+                found = self.functions.live_copy(arn)
+                if found is not None:
+                    name, copy = found
+                    kvs = self._edge_view_of(copy.kvs_arns[0]) if copy.kvs_arns else None
+                    live[arn] = LiveFunction(name, copy.code, kvs)
             return EdgeView(dist.id, dist.domain_name, dist.config, live, self._caches[dist.id])
 
     # --- glue between the stores -----------------------------------------------------------------
+
+    def _current_view(self, store_arn: str) -> KvsView:
+        store = self.key_value_stores.by_arn(store_arn)
+        return KvsView(None) if store is None else self.kvs_data.current_view(store)
+
+    def _edge_view_of(self, store_arn: str) -> KvsView:
+        store = self.key_value_stores.by_arn(store_arn)
+        return KvsView(None) if store is None else self.kvs_data.edge_view(store)
 
     def _function_in_use(self, arn: str) -> bool:
         return self.distributions.uses_function(arn)

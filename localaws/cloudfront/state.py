@@ -1,9 +1,12 @@
 """The account in a JSON file (``--state-file``), so a restarted local CloudFront is the same one.
 
-What a restart keeps: every function (both stages, code, ETags, ARN, times), every distribution
-(id, ARN, domain name, config, ETag, status, and the port its edge listened on) and every
-invalidation (id, batch, status, create time). Clients that remembered an id or an ETag before the
-restart go on working with it, and a person's edge URL stays the same.
+What a restart keeps: every function (both stages, code, ETags, ARN, times, key value store
+association), every distribution (id, ARN, domain name, config, ETag, status, and the port its
+edge listened on), every invalidation (id, batch, status, create time) and every key value store
+(name, id, ARN, comment, both ETags, times, and its keys). Clients that remembered an id or an
+ETag before the restart go on working with it, and a person's edge URL stays the same. A store's
+keys are kept as they are now: the edges of the restarted process read them at once, as edges
+whose propagation delay has passed would (a restart takes longer than that delay).
 
 What it does not keep: the edge caches. A restart is a cold cache, as a new CloudFront edge
 location would be: every first request after it is a ``Miss`` that goes to the origin. Cached
@@ -18,7 +21,8 @@ passed by then, and otherwise completes when it would have.
 The file is written after every successful call that changes the account and on SIGTERM, always
 to a temporary file that then replaces it (``os.replace``), so a reader or a crash mid-write never
 sees half a file. ``schema_version`` says which layout it has; a file this code cannot read stops
-the start-up with an error naming it, never a silently empty account.
+the start-up with an error naming it, never a silently empty account. Version 1 files (from
+before key value stores) load as an account without stores and functions without associations.
 """
 
 from __future__ import annotations
@@ -38,9 +42,12 @@ from typing import Any
 from localaws.cloudfront.distributions import StoredDistribution
 from localaws.cloudfront.functions import StageCopy, StoredFunction
 from localaws.cloudfront.invalidations import COMPLETED, IN_PROGRESS, StoredInvalidation
+from localaws.cloudfront.keyvaluestores import DataVersion, StoredKeyValueStore, data_size
 from localaws.cloudfront.service import Account
 
-SCHEMA_VERSION = 1
+# 2 added key value stores and function associations; 1 is still read.
+SCHEMA_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 _DEPLOYED = "Deployed"
 
 
@@ -123,6 +130,22 @@ def _document(account: Account, edge_ports: dict[str, int]) -> dict[str, Any]:
             }
             for inv in account.invalidations
         ],
+        "key_value_stores": [
+            {
+                "name": store.name,
+                "id": store.id,
+                "arn": store.arn,
+                "comment": store.comment,
+                "created": store.created.isoformat(),
+                "last_modified": store.last_modified.isoformat(),
+                "etag": store.etag,
+                "data_etag": store.data.etag,
+                "data_modified": store.data.modified.isoformat(),
+                # Pairs, not an object: the order the keys were written in is kept too.
+                "items": [[key, value] for key, value in store.data.items.items()],
+            }
+            for store in account.key_value_stores
+        ],
     }
 
 
@@ -134,6 +157,7 @@ def _stage_document(copy: StageCopy) -> dict[str, Any]:
         "runtime": copy.runtime,
         "etag": copy.etag,
         "last_modified": copy.last_modified.isoformat(),
+        "kvs_arns": list(copy.kvs_arns),
     }
 
 
@@ -157,9 +181,11 @@ def load(path: Path) -> SavedState | None:
     except json.JSONDecodeError as exc:
         raise StateFileError(path, f"it is not JSON ({exc})") from exc
     version = doc.get("schema_version") if isinstance(doc, dict) else None
-    if version != SCHEMA_VERSION:
+    if version not in READABLE_VERSIONS:
         raise StateFileError(
-            path, f"its schema_version is {version!r}; this version reads {SCHEMA_VERSION}"
+            path,
+            f"its schema_version is {version!r}; this version reads "
+            f"{' and '.join(map(str, READABLE_VERSIONS))}",
         )
     try:
         return _saved_state(doc)
@@ -168,6 +194,8 @@ def load(path: Path) -> SavedState | None:
 
 
 def _saved_state(doc: dict[str, Any]) -> SavedState:
+    stores = [_key_value_store(k) for k in doc.get("key_value_stores", [])]
+    store_arns = {store.arn for store in stores}
     functions = [
         StoredFunction(
             name=f["name"],
@@ -178,6 +206,11 @@ def _saved_state(doc: dict[str, Any]) -> SavedState:
         )
         for f in doc["functions"]
     ]
+    for fn in functions:
+        for copy in (fn.development, fn.live):
+            unknown = set(copy.kvs_arns) - store_arns if copy else set()
+            if unknown:
+                raise ValueError(f"function {fn.name} names unknown key value store {unknown}")
     distributions = [
         StoredDistribution(
             id=d["id"],
@@ -209,7 +242,7 @@ def _saved_state(doc: dict[str, Any]) -> SavedState:
             )
         )
     ports = {d["id"]: int(d["edge_port"]) for d in doc["distributions"] if d["edge_port"]}
-    return SavedState(Account(functions, distributions, invalidations), ports)
+    return SavedState(Account(functions, distributions, invalidations, stores), ports)
 
 
 def _stage(doc: dict[str, Any]) -> StageCopy:
@@ -219,6 +252,27 @@ def _stage(doc: dict[str, Any]) -> StageCopy:
         runtime=doc["runtime"],
         etag=doc["etag"],
         last_modified=_time(doc["last_modified"]),
+        kvs_arns=tuple(str(arn) for arn in doc.get("kvs_arns", [])),
+    )
+
+
+def _key_value_store(doc: dict[str, Any]) -> StoredKeyValueStore:
+    items: dict[str, str] = {}
+    for key, value in doc["items"]:
+        if not isinstance(key, str) or not isinstance(value, str):
+            raise TypeError(f"key value store {doc['name']} has a key or value that is no string")
+        items[key] = value
+    # Written long enough ago for every edge: a restarted process's edges read it at once.
+    data = DataVersion(items, doc["data_etag"], _time(doc["data_modified"]), data_size(items))
+    return StoredKeyValueStore(
+        name=doc["name"],
+        id=doc["id"],
+        arn=doc["arn"],
+        comment=doc["comment"],
+        created=_time(doc["created"]),
+        last_modified=_time(doc["last_modified"]),
+        etag=doc["etag"],
+        versions=[data],
     )
 
 

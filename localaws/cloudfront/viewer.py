@@ -73,10 +73,7 @@ def normalize_path(path: str) -> str:
 
 
 def from_wsgi(environ: dict[str, Any], headers: Pairs, body: bytes) -> ViewerRequest:
-    raw = request_target(environ)
-    if "://" in raw.split("?", 1)[0]:  # an absolute-form request target: keep only the path
-        raw = "/" + raw.split("://", 1)[1].partition("/")[2]
-    path, _, query = raw.partition("?")
+    path, _, query = request_target(environ).partition("?")
     cookies: Pairs = []
     plain: Pairs = []
     for name, value in headers:

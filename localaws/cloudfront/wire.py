@@ -30,6 +30,11 @@ _ERRORS = ErrorLookupFactory().for_service(SERVICE_MODEL)
 
 _LABEL = re.compile(r"\{([A-Za-z0-9_]+)(\+?)\}")
 
+# The codes this protocol answers its own failures with (``kvswire`` has the data plane's).
+UNKNOWN_OPERATION = "InvalidAction"
+BAD_REQUEST = "InvalidArgument"
+INTERNAL_FAILURE = "InternalFailure"
+
 
 @dataclass(frozen=True)
 class Route:
@@ -61,16 +66,26 @@ def _compile(operation: str, http: dict[str, Any]) -> Route:
     return Route(operation, http["method"], re.compile(regex + r"\Z"), literals, specificity)
 
 
-ROUTES: tuple[Route, ...] = tuple(
-    _compile(name, SERVICE_MODEL.operation_model(name).http)
-    for name in SERVICE_MODEL.operation_names
-)
+def compile_routes(model: Any) -> tuple[Route, ...]:
+    """Every operation's route in a service model (this API's, or the key value store data
+    plane's in ``kvswire``)."""
+    return tuple(_compile(name, model.operation_model(name).http) for name in model.operation_names)
+
+
+ROUTES = compile_routes(SERVICE_MODEL)
 
 
 def match_route(method: str, raw_path: str, query: MultiDict) -> tuple[str, dict[str, str]] | None:
     """The operation at ``method raw_path`` and its URI labels (percent-decoded), or None."""
+    return find_route(ROUTES, method, raw_path, query)
+
+
+def find_route(
+    routes: tuple[Route, ...], method: str, raw_path: str, query: MultiDict
+) -> tuple[str, dict[str, str]] | None:
+    """The operation of ``routes`` at ``method raw_path`` and its URI labels, or None."""
     best: tuple[Route, dict[str, str]] | None = None
-    for route in ROUTES:
+    for route in routes:
         if route.method != method:
             continue
         if any(lit not in query for lit in route.query_literals):
@@ -161,19 +176,27 @@ def _check_value(shape: Any, value: Any, path: str) -> None:
             _check_value(shape.member, item, f"{path}[{i}]")
 
 
-class _Serializer(get_serializer_class("cloudfront", SERVICE_MODEL.protocol)):  # type: ignore[misc]
-    """moto's rest-xml serializer, taught the few error codes AWS uses but the model lacks."""
+def serializer_class(service: str, model: Any) -> type:
+    """moto's serializer for the model's protocol, taught the few error codes AWS uses but the
+    model lacks (``CloudFrontError.UNMODELLED_STATUS``)."""
+    errors = ErrorLookupFactory().for_service(model)
 
-    def _serialize_error(self, resp: Any, error: Exception) -> Any:
-        shape = error_shape(getattr(error, "code", type(error).__name__))
-        serialized = self.MAP_TYPE()
-        self._serialize_error_metadata(serialized, error, shape)
-        return self._serialized_error_to_response(resp, error, shape, serialized)
+    class Serializer(get_serializer_class(service, model.protocol)):  # type: ignore[misc]
+        def _serialize_error(self, resp: Any, error: Exception) -> Any:
+            shape = error_shape(getattr(error, "code", type(error).__name__), errors)
+            serialized = self.MAP_TYPE()
+            self._serialize_error_metadata(serialized, error, shape)
+            return self._serialized_error_to_response(resp, error, shape, serialized)
+
+    return Serializer
 
 
-def error_shape(code: str) -> ErrorShape:
+_Serializer = serializer_class("cloudfront", SERVICE_MODEL)
+
+
+def error_shape(code: str, errors: Any = _ERRORS) -> ErrorShape:
     """The model's shape for ``code``; for an unmodelled code, one with AWS's status for it."""
-    shape = _ERRORS.from_code(code)
+    shape = errors.from_code(code)
     if shape is not None:
         return shape
     status = CloudFrontError.UNMODELLED_STATUS.get(code, 400)
@@ -195,7 +218,7 @@ class WireResponse:
     body: bytes
 
 
-def _finish(raw: Any, request_id: str) -> WireResponse:
+def finish(raw: Any, request_id: str) -> WireResponse:
     body = raw["body"]
     if isinstance(body, str):
         body = body.encode("utf-8")
@@ -218,7 +241,7 @@ def serialize_result(operation: str | None, result: dict[str, Any]) -> WireRespo
             for existing in [k for k in raw["headers"] if k.lower() == header.lower()]:
                 del raw["headers"][existing]
             raw["headers"][header] = str(result[name])
-    return _finish(raw, request_id)
+    return finish(raw, request_id)
 
 
 def serialize_error(operation: str | None, error: CloudFrontError) -> WireResponse:
@@ -228,4 +251,4 @@ def serialize_error(operation: str | None, error: CloudFrontError) -> WireRespon
     # error document does not depend on it.
     op_model = SERVICE_MODEL.operation_model(operation or "ListFunctions")
     serializer = _Serializer(op_model, context=SerializationContext(request_id))
-    return _finish(serializer.serialize(error), request_id)
+    return finish(serializer.serialize(error), request_id)
