@@ -1,4 +1,8 @@
-"""The CloudFront Function, run in the embedded engine: every case in cf/cases, plus properties."""
+"""The CloudFront Function, run in the embedded engine: every case in cf/cases, plus properties.
+
+The code runs as publishing makes it (the fallback build compiled in) against a store whose
+``live`` key names another build, so a case can tell the pointer's build from the fallback.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from localaws.cloudfront.runtime import MAX_CODE_BYTES, run_function
+from localaws.cloudfront.runtime import MAX_CODE_BYTES, KvsView, run_function
+from qdn import config
 from qdn.function_cases import (
     FunctionCase,
     FunctionCaseError,
@@ -18,22 +23,68 @@ from qdn.function_cases import (
     load_cases,
     viewer_request_event,
 )
+from qdn.function_release import canonical, fallback_of, render
 
 REPO = Path(__file__).resolve().parent.parent
 CF_DIR = REPO / "cf"
-CODE = (CF_DIR / "qdn-track-rewrite.js").read_text(encoding="utf-8")
+SOURCE = (CF_DIR / "qdn-track-rewrite.js").read_bytes()
+LIVE = "build-0123456789ab"
+FALLBACK = "build-fedcba987654"
+CODE = render(SOURCE, FALLBACK).decode("utf-8")
+STORE = {config.LIVE_POINTER_KEY: LIVE}
 SEED = (REPO / "bench" / "seed_rewrite.js").read_text(encoding="utf-8")
 CASES = load_cases(CF_DIR)
 
 
+def run(code: str, event: dict, store: dict | KvsView | None = None):
+    return run_function(code, event, kvs=STORE if store is None else store)
+
+
 def _run(case: FunctionCase, code: str = CODE) -> list[str]:
-    run = run_function(code, case.event)
-    output = json.dumps(run.output) if run.output is not None else ""
-    return check_output(case, output, run.error or "")
+    result = run(code, case.event)
+    output = json.dumps(result.output) if result.output is not None else ""
+    return check_output(case, output, result.error or "", live_build=LIVE)
 
 
 def test_function_is_under_10_kb() -> None:
     assert len(CODE.encode("utf-8")) < MAX_CODE_BYTES
+
+
+def test_every_path_is_served_from_the_pointer_s_build() -> None:
+    for uri, expected in (
+        ("/", f"/{LIVE}/index.html"),
+        ("/assets/app.0123456789.js", f"/{LIVE}/assets/app.0123456789.js"),
+        ("/track/q8Xv2NfLr0TtYb3KcW9eZs1HuM4dPa7J", f"/{LIVE}/index.html"),
+        ("/help/", f"/{LIVE}/help/index.html"),
+    ):
+        assert run(CODE, viewer_request_event(uri)).output["request"]["uri"] == expected
+
+
+@pytest.mark.parametrize(
+    ("store", "why"),
+    [
+        (KvsView(None), "unreadable"),
+        ({}, "unreadable"),  # the key is missing: get rejects, as on AWS
+        ({config.LIVE_POINTER_KEY: "../data"}, "holds no build id"),
+    ],
+)
+def test_a_broken_pointer_serves_the_compiled_in_fallback(store, why: str) -> None:
+    result = run(CODE, viewer_request_event("/track/q8Xv2NfLr0TtYb3KcW9eZs1HuM4dPa7J"), store)
+    assert result.error is None
+    assert result.output["request"]["uri"] == f"/{FALLBACK}/index.html"
+    assert any(why in line and FALLBACK in line for line in result.logs), result.logs
+
+
+def test_redirects_and_refusals_need_no_pointer() -> None:
+    for uri, status in (("/track", 301), ("/data/jobs.json", 404)):
+        result = run(CODE, viewer_request_event(uri), KvsView(None))
+        assert result.output["response"]["statusCode"] == status
+        assert result.logs == []  # the store was never read
+
+
+def test_the_source_needs_its_fallback_compiled_in() -> None:
+    assert fallback_of(SOURCE) is None and fallback_of(CODE.encode()) == FALLBACK
+    assert canonical(CODE.encode()) == SOURCE
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
@@ -43,7 +94,7 @@ def test_case(case: FunctionCase) -> None:
 
 def test_compute_utilization_is_far_below_the_release_gate() -> None:
     # The release refuses a function over 70; leave plenty of room for a slower edge.
-    worst = max(run_function(CODE, c.event).compute_utilization for c in CASES[:10])
+    worst = max(run(CODE, c.event).compute_utilization for c in CASES[:10])
     assert worst <= 35
 
 
@@ -57,8 +108,7 @@ def test_the_seed_function_fails_the_cases() -> None:
 
 def test_track_rewrite_keeps_the_viewer_path_recoverable() -> None:
     case = next(c for c in CASES if c.name == "track-encoded-path")
-    run = run_function(CODE, case.event)
-    value = run.output["request"]["querystring"]["original_path"]["value"]
+    value = run(CODE, case.event).output["request"]["querystring"]["original_path"]["value"]
     assert unquote(value) == case.event["request"]["uri"]
 
 
@@ -155,12 +205,12 @@ _QUERY = st.dictionaries(
 @settings(max_examples=300, deadline=None)
 @given(_URI, _QUERY)
 def test_never_throws_and_always_returns_a_path_or_a_response(uri: str, query: dict) -> None:
-    run = run_function(CODE, viewer_request_event(uri, query))
-    assert run.error is None, run.error
-    if "request" in run.output:
-        request = run.output["request"]
-        assert request["uri"].startswith("/")
-        if request["uri"] == "/index.html" and uri != "/index.html":
+    result = run(CODE, viewer_request_event(uri, query))
+    assert result.error is None, result.error
+    if "request" in result.output:
+        request = result.output["request"]
+        assert request["uri"].startswith(f"/{LIVE}/")
+        if request["uri"] == f"/{LIVE}/index.html" and uri not in ("/index.html", "/"):
             # A rewrite: exactly one original_path, the viewer's own, and nothing else lost.
             assert request["querystring"]["original_path"] == {"value": _encode(uri)}
             others = {k: v for k, v in query.items() if unquote(k).lower() != "original_path"}
@@ -168,17 +218,17 @@ def test_never_throws_and_always_returns_a_path_or_a_response(uri: str, query: d
                 others
             )
         else:
-            assert request == viewer_request_event(uri, query)["request"]
+            served = uri + "index.html" if uri.endswith("/") else uri
+            assert request == viewer_request_event(f"/{LIVE}{served}", query)["request"]
     else:
-        assert run.output["response"]["statusCode"] in (301, 404)
+        assert result.output["response"]["statusCode"] in (301, 404)
 
 
 @settings(max_examples=200, deadline=None)
 @given(st.lists(_SEGMENT, max_size=4), st.sampled_from(["jobs.json", "JOBS.JSON", "Jobs.json"]))
 def test_jobs_json_anywhere_is_refused(parts: list[str], name: str) -> None:
     uri = "/" + "/".join([*parts, name])
-    run = run_function(CODE, viewer_request_event(uri))
-    assert run.output == {
+    assert run(CODE, viewer_request_event(uri)).output == {
         "response": {
             "statusCode": 404,
             "statusDescription": "Not Found",
