@@ -1,4 +1,4 @@
-"""Release manifests on a real moto S3: conditional writes, concurrent sections, LATEST."""
+"""Release manifests on a real moto S3: conditional writes, concurrent sections, the history."""
 
 from __future__ import annotations
 
@@ -63,7 +63,9 @@ def test_sections_added_concurrently_all_survive(s3):
 
     def content() -> None:
         barrier.wait()
-        rm.add_section(client, bucket, run, "content", {"build_after": "build-b"})
+        rm.add_section(
+            client, bucket, run, "content", {"build_after": "build-b", "kvs_arn": "arn:kvs"}
+        )
 
     def run_safely(fn, *args):
         try:
@@ -144,29 +146,50 @@ def test_a_damaged_manifest_is_reported_not_overwritten(s3):
     assert body == b"{not json"
 
 
-def test_latest_release_follows_the_pointer(s3):
+def _entry(run: str, build: str, before: str | None = None) -> rm.HistoryEntry:
+    return rm.HistoryEntry(run_id=run, build_id=build, previous_build=before)
+
+
+def test_the_history_names_the_latest_switch(s3):
     client, bucket = s3
     assert rm.latest_release(client, bucket) is None
     for run in ("run-1", "run-2"):
-        rm.add_section(client, bucket, run, "content", {"build_after": f"build-{run}"})
-    rm.mark_latest(client, bucket, "run-2")
-    rm.mark_latest(client, bucket, "run-1")  # a rollback-by-release applied last wins
-    assert rm.latest_release(client, bucket).content.build_after == "build-run-1"
-    rm.mark_latest(client, bucket, "run-1")  # same run again: no new write
-    listed = client.list_object_versions(Bucket=bucket, Prefix=rm.LATEST_POINTER_KEY)
+        rm.add_section(
+            client, bucket, run, "content", {"build_after": f"build-{run}", "kvs_arn": "arn:kvs"}
+        )
+    rm.record_switch(client, bucket, _entry("run-1", "build-run-1"))
+    rm.record_switch(client, bucket, _entry("run-2", "build-run-2", "build-run-1"))
+    assert rm.latest_release(client, bucket).content.build_after == "build-run-2"
+    rm.record_switch(client, bucket, _entry("run-2", "build-run-2", "build-run-1"))  # a retry
+    listed = client.list_object_versions(Bucket=bucket, Prefix=rm.HISTORY_KEY)
     assert len(listed["Versions"]) == 2
+    assert [e.run_id for e in rm.read_history(client, bucket).releases] == ["run-2", "run-1"]
 
-    rm.mark_latest(client, bucket, "run-gone")
+    rm.record_switch(client, bucket, _entry("run-gone", "build-x"))
     with pytest.raises(rm.ReleaseManifestError, match="does not exist"):
         rm.latest_release(client, bucket)
 
 
-def test_latest_pointer_moves_under_concurrency(s3):
+def test_the_history_is_bounded_and_survives_concurrent_switches(s3):
     client, bucket = s3
     runs = [f"run-{i}" for i in range(6)]
-    threads = [threading.Thread(target=rm.mark_latest, args=(client, bucket, r)) for r in runs]
+    threads = [
+        threading.Thread(target=rm.record_switch, args=(client, bucket, _entry(r, "build-" + r)))
+        for r in runs
+    ]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    assert rm.latest_run_id(client, bucket) in runs
+    history = rm.read_history(client, bucket)
+    assert sorted(e.run_id for e in history.releases) == runs  # none lost
+    for i in range(rm.HISTORY_MAX_ENTRIES + 5):
+        rm.record_switch(client, bucket, _entry(f"more-{i}", f"build-{i}"))
+    assert len(rm.read_history(client, bucket).releases) == rm.HISTORY_MAX_ENTRIES
+
+
+def test_a_damaged_history_is_reported(s3):
+    client, bucket = s3
+    client.put_object(Bucket=bucket, Key=rm.HISTORY_KEY, Body=b'{"releases": 3}')
+    with pytest.raises(rm.ReleaseManifestError, match="restore its previous version"):
+        rm.read_history(client, bucket)
