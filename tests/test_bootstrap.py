@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 
-from localaws.bootstrap import bootstrap
-from qdn import config, headers
+from localaws.bootstrap import BOOTSTRAP_RUN_ID, bootstrap
+from qdn import config, headers, release_manifest, staging
+from qdn.function_release import fallback_of
+from qdn.live_pointer import read_pointer
 from qdn.smoke import http_get
 
 
@@ -22,6 +24,20 @@ def test_bucket_is_versioned_and_private(bootstrapped):
     assert all(block.values())
     jobs = s3.head_object(Bucket=config.BUCKET, Key=config.JOBS_KEY)
     assert jobs["CacheControl"] == headers.PRIVATE_CACHE_CONTROL
+
+
+def test_the_function_reads_the_live_pointer_from_its_store(bootstrapped):
+    cf = bootstrapped.client("cloudfront")
+    store = cf.describe_key_value_store(Name=config.KVS_NAME)["KeyValueStore"]
+    summary = cf.describe_function(Name=config.FUNCTION_NAME, Stage="LIVE")["FunctionSummary"]
+    assoc = summary["FunctionConfig"]["KeyValueStoreAssociations"]["Items"]
+    assert assoc == [{"KeyValueStoreARN": store["ARN"]}]
+    live = read_pointer(bootstrapped.client("cloudfront-keyvaluestore"), store["ARN"], "live")
+    assert live.value and staging.read_build_manifest(bootstrapped.client("s3"), live.value)
+    code = cf.get_function(Name=config.FUNCTION_NAME, Stage="LIVE")["FunctionCode"].read()
+    assert fallback_of(code) is not None  # a build to serve should the store be unreadable
+    history = release_manifest.read_history(bootstrapped.client("s3"), config.BUCKET)
+    assert history.releases[-1].run_id == BOOTSTRAP_RUN_ID
 
 
 def test_distributions_route_through_the_function_and_origin_path(bootstrapped):
@@ -47,7 +63,17 @@ def test_both_edges_serve_the_site_and_refuse_private_data(released_site):
         base = released_site.url(alias)
         shell = http_get(base + "/track/" + "x" * 32)
         assert shell.status == 200 and released_site.build_id.encode() in shell.body
-        for private in ("/jobs.json", "/" + config.JOBS_KEY, "/releases/", "/staging/LATEST"):
+        build = released_site.build_id
+        for private in (
+            "/jobs.json",
+            "/" + config.JOBS_KEY,
+            "/releases/",
+            "/" + config.LATEST_KEY,
+            "/LATEST",
+            f"/{build}.json",  # the live build's manifest sits beside its folder, out of reach
+            f"/../{build}.json",
+            f"/{build}/index.html",  # another build's folder is not reachable by its name
+        ):
             refused = http_get(base + private)
             assert refused.status in (403, 404), (alias, private, refused.status)
             assert b"schema_version" not in refused.body
