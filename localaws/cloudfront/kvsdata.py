@@ -206,6 +206,6 @@ def _key_token(key: str) -> str:
 
 def _token_key(token: str) -> str:
     try:
-        return base64.urlsafe_b64decode(token.encode("ascii")).decode("utf-8")
+        return base64.b64decode(token, altchars=b"-_", validate=True).decode("utf-8")
     except (UnicodeError, ValueError, binascii.Error):
         raise _validation(f"NextToken {token!r} is not one this store handed out.") from None

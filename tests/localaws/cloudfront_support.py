@@ -187,6 +187,49 @@ def unchecked_client(url: str) -> Any:
     )
 
 
+def kvs_client(cloudfront_url: str, *, checked: bool = True) -> Any:
+    """The key value store data plane's client, as ``stack.client`` makes it: the made-up
+    endpoint, the local CloudFront as its HTTP proxy; unchecked, it sends what it is given."""
+    return boto3.client(
+        stack.KVS_SERVICE,
+        endpoint_url=stack.KVS_ENDPOINT,
+        region_name=stack.REGION,
+        config=Config(proxies={"http": cloudfront_url}, parameter_validation=checked),
+    )
+
+
+def new_store(cf: Any, items: dict[str, str] | None = None) -> dict[str, Any]:
+    """A fresh key value store (its ``KeyValueStore`` document and ``ETag``) holding ``items``,
+    written through the data plane in one UpdateKeys."""
+    created = cf.create_key_value_store(Name=unique("kvs"), Comment="test")
+    if items:
+        kvs = kvs_client(cf.meta.endpoint_url)
+        arn = created["KeyValueStore"]["ARN"]
+        etag = kvs.describe_key_value_store(KvsARN=arn)["ETag"]
+        puts = [{"Key": k, "Value": v} for k, v in items.items()]
+        kvs.update_keys(KvsARN=arn, IfMatch=etag, Puts=puts)
+    return created
+
+
+def kvs_function_config(store_arn: str | None, runtime: str = "cloudfront-js-2.0") -> dict:
+    """A FunctionConfig associated with the store (or with none)."""
+    items = [{"KeyValueStoreARN": store_arn}] if store_arn else []
+    associations: dict[str, Any] = {"Quantity": len(items)}
+    if items:
+        associations["Items"] = items
+    return {"Comment": "test", "Runtime": runtime, "KeyValueStoreAssociations": associations}
+
+
+def set_edge_readable(cloudfront_url: str, store_name: str, readable: bool) -> Fetched:
+    """The local route that makes the edges' reads of a store fail, or work again."""
+    return fetch(
+        f"{cloudfront_url}/_localaws/key-value-stores/{store_name}/edge",
+        method="PUT",
+        headers={"Content-Type": "application/json"},
+        data=json.dumps({"readable": readable}).encode(),
+    )
+
+
 def invalidation_batch(*paths: str, ref: str | None = None) -> dict[str, Any]:
     return {
         "CallerReference": ref or unique("inv"),
@@ -261,6 +304,9 @@ class PrivateCloudFront:
     def client(self) -> Any:
         return boto3.client("cloudfront", endpoint_url=self.url, region_name=stack.REGION)
 
+    def kvs_client(self) -> Any:
+        return kvs_client(self.url)
+
 
 def cloudfront_command(
     moto_url: str,
@@ -270,6 +316,7 @@ def cloudfront_command(
     alias_ports: dict[str, int],
     edge_port_base: int,
     delay: float,
+    kvs_delay: float = stack.DEFAULT_KVS_PROPAGATION_DELAY,
     state_file: Path | None = None,
 ) -> tuple[list[str], dict[str, str]]:
     """argv and environment of ``python -m localaws.cloudfront`` with the stack launcher's flags
@@ -285,6 +332,7 @@ def cloudfront_command(
         edge_ports=alias_ports,
         edge_port_base=edge_port_base,
         invalidation_delay=delay,
+        kvs_propagation_delay=kvs_delay,
         state_dir=state_dir,
     )
     argv = stack.cloudfront_argv(cfg, api_handler="edge_api_handler:handler", state_file=state_file)
@@ -298,6 +346,7 @@ def private_cloudfront(
     *,
     aliases: tuple[str, ...] = (),
     delay: float = 1.0,
+    kvs_delay: float = stack.DEFAULT_KVS_PROPAGATION_DELAY,
     edge_port_base: int | None = None,
     state_file: Path | None = None,
 ) -> Iterator[PrivateCloudFront]:
@@ -313,6 +362,7 @@ def private_cloudfront(
         alias_ports=alias_ports,
         edge_port_base=edge_port_base,
         delay=delay,
+        kvs_delay=kvs_delay,
         state_file=state_file,
     )
     process_log = state_dir / "cloudfront.log"
