@@ -10,42 +10,71 @@ import pytest
 
 from qdn import config
 from qdn.function_cases import check_output, load_cases
-from qdn.function_release import FunctionReleaseError, release_function
+from qdn.function_release import (
+    FunctionReleaseError,
+    Publisher,
+    canonical,
+    fallback_of,
+    plan_publish,
+    render,
+)
+from qdn.live_pointer import kvs_arn, read_pointer
+from qdn.plan import ApplyExecutor, DisplayExecutor, execute
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CF_DIR = REPO_ROOT / "cf"
-CODE = (CF_DIR / f"{config.FUNCTION_NAME}.js").read_bytes()
+SOURCE = (CF_DIR / f"{config.FUNCTION_NAME}.js").read_bytes()
 SEED = (REPO_ROOT / "bench" / "seed_rewrite.js").read_bytes()
+CASES = load_cases(CF_DIR)
 
 
 @pytest.fixture
-def hook(aws_stack, monkeypatch):
-    for key, value in aws_stack.env.items():
+def hook(bootstrapped, monkeypatch):
+    for key, value in bootstrapped.env.items():
         monkeypatch.setenv(key, value)
     from qdn.hooks.cloudfront import CloudFrontHook
 
     return CloudFrontHook(aws_conn_id=None, region_name="us-east-1")
 
 
-def _function(aws_stack, code: bytes) -> str:
-    cf = aws_stack.client("cloudfront")
+@pytest.fixture
+def store(bootstrapped) -> tuple[str, str]:
+    """The live pointer's store and the build it names."""
+    arn = kvs_arn(bootstrapped.client("cloudfront"), config.KVS_NAME)
+    live = read_pointer(bootstrapped.client("cloudfront-keyvaluestore"), arn, "live").value
+    return arn, live
+
+
+def _function(stack, code: bytes, store_arn: str | None = None) -> str:
+    cf = stack.client("cloudfront")
     name = f"gate-{uuid.uuid4().hex[:10]}"
-    etag = cf.create_function(
-        Name=name,
-        FunctionConfig={"Comment": "gate test", "Runtime": config.FUNCTION_RUNTIME},
-        FunctionCode=code,
-    )["ETag"]
+    function_config: dict = {"Comment": "gate test", "Runtime": config.FUNCTION_RUNTIME}
+    if store_arn:
+        function_config["KeyValueStoreAssociations"] = {
+            "Quantity": 1,
+            "Items": [{"KeyValueStoreARN": store_arn}],
+        }
+    etag = cf.create_function(Name=name, FunctionConfig=function_config, FunctionCode=code)["ETag"]
     cf.publish_function(Name=name, IfMatch=etag)
     return name
 
 
-def test_every_case_passes_through_test_function(aws_stack):
-    cf = aws_stack.client("cloudfront")
-    name = _function(aws_stack, CODE)
+def _publish(hook, name: str, store, *, source: bytes = SOURCE, code: bytes | None = None):
+    arn, live = store
+    plan, facts = plan_publish(
+        hook, code, source=source, cases=CASES, live_build=live, kvs_arn=arn, name=name
+    )
+    execute(plan, ApplyExecutor(Publisher(hook, facts, CASES).handlers()))
+    return plan, facts
+
+
+def test_every_case_passes_through_test_function(bootstrapped, store):
+    arn, live = store
+    cf = bootstrapped.client("cloudfront")
+    name = _function(bootstrapped, render(SOURCE, live), arn)
     etag = cf.describe_function(Name=name, Stage="DEVELOPMENT")["ETag"]
-    cases = load_cases(CF_DIR)
-    assert len(cases) >= 20
-    for case in cases:
+    assert len(CASES) >= 20
+    for case in CASES:
         result = cf.test_function(
             Name=name,
             IfMatch=etag,
@@ -53,28 +82,58 @@ def test_every_case_passes_through_test_function(aws_stack):
             EventObject=json.dumps(case.event).encode(),
         )["TestResult"]
         problems = check_output(
-            case, result.get("FunctionOutput"), result.get("FunctionErrorMessage") or None
+            case,
+            result.get("FunctionOutput"),
+            result.get("FunctionErrorMessage") or None,
+            live_build=live,
         )
         assert problems == [], (case.name, problems)
         assert int(result["ComputeUtilization"]) <= 70
 
 
-def test_gate_publishes_the_repo_code_once(aws_stack, hook):
-    name = _function(aws_stack, SEED)
-    first = release_function(hook, CF_DIR / f"{config.FUNCTION_NAME}.js", CF_DIR, name=name)
-    assert first.published and first.cases_passed == len(load_cases(CF_DIR))
+def test_gate_publishes_the_repo_code_once_with_the_live_build_as_fallback(
+    bootstrapped, hook, store
+):
+    name = _function(bootstrapped, SEED)
+    plan, first = _publish(hook, name, store)
+    assert [a.kind for a in plan.actions] == ["update_function", "gate", "publish"]
+    assert first.published and first.cases_passed == len(CASES)
     code, _ = hook.get_function_code(name, "LIVE")
-    assert code == CODE
-    again = release_function(hook, CF_DIR / f"{config.FUNCTION_NAME}.js", CF_DIR, name=name)
-    assert not again.published and again.live_etag == first.live_etag
-    assert "nothing published" in again.summary()
+    assert canonical(code) == SOURCE and fallback_of(code) == store[1]
+    summary, _ = hook.describe_function(name, "LIVE")
+    assoc = summary["FunctionConfig"]["KeyValueStoreAssociations"]["Items"]
+    assert assoc == [{"KeyValueStoreARN": store[0]}]
+
+    again, facts = _publish(hook, name, store)
+    assert again.is_noop and not facts.published and facts.live_etag == first.live_etag
+    assert "nothing published" in facts.summary()
 
 
-def test_gate_refuses_the_seed_function_and_keeps_live(aws_stack, hook, tmp_path):
-    name = _function(aws_stack, CODE)
-    _, live_before = hook.get_function_code(name, "LIVE")
-    (tmp_path / "seed.js").write_bytes(SEED)
+def test_dry_run_shows_the_same_actions_and_changes_nothing(bootstrapped, hook, store):
+    name = _function(bootstrapped, SEED)
+    _, etag_before = hook.get_function_code(name, "DEVELOPMENT")
+    arn, live = store
+    plan, _ = plan_publish(
+        hook, None, source=SOURCE, cases=CASES, live_build=live, kvs_arn=arn, name=name
+    )
+    shown = DisplayExecutor()
+    execute(plan, shown)
+    assert shown.shown == [a.line for a in plan.actions] and len(shown.shown) == 3
+    assert "publish" in shown.shown[-1] and live in shown.shown[-1]
+    code, etag_after = hook.get_function_code(name, "DEVELOPMENT")
+    assert code == SEED and etag_after == etag_before
+
+
+def test_gate_refuses_the_seed_function_and_keeps_live(bootstrapped, hook, store):
+    name = _function(bootstrapped, render(SOURCE, store[1]), store[0])
+    code_before, live_before = hook.get_function_code(name, "LIVE")
     with pytest.raises(FunctionReleaseError, match="nothing was published"):
-        release_function(hook, tmp_path / "seed.js", CF_DIR, name=name)
+        _publish(hook, name, store, code=SEED)
     code, live_after = hook.get_function_code(name, "LIVE")
-    assert code == CODE and live_after == live_before
+    assert code == code_before and live_after == live_before
+
+
+def test_source_without_the_fallback_line_is_refused(bootstrapped, hook, store):
+    name = _function(bootstrapped, SEED)
+    with pytest.raises(FunctionReleaseError, match="FALLBACK_BUILD"):
+        _publish(hook, name, store, source=SOURCE.replace(b"var FALLBACK_BUILD", b"var OTHER"))
