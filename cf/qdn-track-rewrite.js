@@ -7,6 +7,9 @@
 //    build has its own cache keys: a release is one write of 'live', with no invalidation, and no
 //    response ever mixes two builds. Should the store be unreadable, FALLBACK_BUILD (compiled in
 //    at publish time, a build retention never expires) is served, never an error page.
+// 0b. A path pinned to a build, /_b/<build-id>/..., is served from that build whatever the
+//    pointer says: pages reference their assets so, and a page loaded before a switch keeps
+//    getting its own assets after it. Anything else under /_b/ is 404.
 // 1. Private data never reaches the origin: any path naming jobs.json (in any case, in any
 //    folder) or starting with the data prefix is answered here with 404. The check runs on a
 //    normalised copy of the path (percent-decoding repeated, case folded, backslashes, empty,
@@ -45,6 +48,8 @@ var ORIGINAL_PATH = 'original_path';
 // The live pointer (qdn.config.LIVE_POINTER_KEY) and what a build id looks like (qdn.staging).
 var LIVE_KEY = 'live';
 var BUILD_ID = /^build-[0-9a-f]{12}$/;
+// qdn.config.BUILD_PIN_PREFIX: assets pinned to the build they belong to.
+var PIN_PREFIX = '/_b/';
 // Replaced by qdn.function_release when publishing: the build live at that moment.
 var FALLBACK_BUILD = '__QDN_FALLBACK_BUILD__';
 
@@ -113,12 +118,19 @@ async function handler(event) {
   var querystring = request.querystring || {};
   var key;
 
-  if (isPrivate(uri)) {
-    return {
-      statusCode: 404,
-      statusDescription: 'Not Found',
-      headers: {'cache-control': {value: 'no-store'}}
-    };
+  var notFound = {
+    statusCode: 404,
+    statusDescription: 'Not Found',
+    headers: {'cache-control': {value: 'no-store'}}
+  };
+  if (isPrivate(uri)) return notFound;
+
+  if (uri.slice(0, PIN_PREFIX.length) === PIN_PREFIX) {
+    var pinned = uri.slice(PIN_PREFIX.length);
+    var slash = pinned.indexOf('/');
+    if (slash === -1 || !BUILD_ID.test(pinned.slice(0, slash))) return notFound;
+    request.uri = '/' + pinned;
+    return request;
   }
 
   // Every route is one segment, '/name/': the path's first segment finds it in one lookup.

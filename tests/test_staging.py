@@ -47,8 +47,10 @@ def test_build_fingerprints_assets_and_stamps_the_shell(tmp_path):
     assert len(js) == 1 and headers.is_fingerprinted(js[0])
     shell = build.files["index.html"].decode()
     assert f'content="{build.build_id}"' in shell
-    assert f'src="/{js[0]}"' in shell
-    assert f"href='/{css[0]}'" in shell  # single quotes too, in the same pass
+    pin = f"{config.BUILD_PIN_PREFIX}{build.build_id}/"
+    assert f'src="{pin}{js[0]}"' in shell  # pinned to the build the asset first appeared in
+    assert f"href='{pin}{css[0]}'" in shell  # single quotes too, in the same pass
+    assert build.origins[js[0]] == build.build_id
     assert "<p>/assets/app.js stays as text</p>" in shell  # only attribute values are rewritten
     assert "robots.txt" in build.files
 
@@ -59,6 +61,27 @@ def test_rewrite_references_is_one_pass_over_any_number_of_assets():
     out = staging.rewrite_references(text + '<a href="/other.js">', renames)
     assert out.count(".0123456789.js") == len(range(0, 2000, 7))
     assert '"/other.js"' in out
+
+
+def test_an_unchanged_asset_keeps_its_pinned_url_so_pages_stay_identical(tmp_path):
+    first = staging.build_site(_site(tmp_path / "a", extra={"about.html": "<b>1</b>"}))
+    about = '<script src="/assets/app.css"></script><b>2</b>'
+    second = staging.build_site(
+        _site(tmp_path / "b", js="console.log(2);", extra={"about.html": about}),
+        first.manifest(),
+    )
+    css = next(p for p in second.files if p.endswith(".css"))
+    js = next(p for p in second.files if p.endswith(".js"))
+    assert second.origins[css] == first.build_id  # unchanged: still the first build's URL
+    assert second.origins[js] == second.build_id  # changed: this build's own
+    assert second.manifest().asset_builds == {first.build_id, second.build_id}
+    assert f"{config.BUILD_PIN_PREFIX}{first.build_id}/{css}" in second.files["about.html"].decode()
+    third = staging.build_site(
+        _site(tmp_path / "c", js="console.log(2);", extra={"about.html": about}),
+        second.manifest(),
+    )
+    # The css's origin is carried over from build to build, not reset to the previous one.
+    assert third.origins[css] == first.build_id
 
 
 def test_build_id_follows_content(tmp_path):
@@ -122,7 +145,8 @@ def test_a_change_uploads_only_what_changed_and_copies_the_rest(s3, tmp_path):
     first = staging.stage(client, _site(tmp_path / "a"), bucket)
     second = staging.stage(client, _site(tmp_path / "b", js="console.log(2);"), bucket)
     assert second.source_build == first.build_id
-    # The script changed, so did the shell referencing it (and its build id); css and robots not.
+    # The script changed, so did the shell referencing it (and its build id); css, icon and robots
+    # did not.
     uploaded = {k.removeprefix(staging.build_prefix(second.build_id)) for k in second.uploaded}
     new_js = next(p for p in uploaded if p.endswith(".js"))
     assert uploaded == {"index.html", new_js} and len(second.copied) == 2

@@ -19,6 +19,14 @@ ORIGIN_PATH = "/" + BUILDS_PREFIX.rstrip("/")
 # beside the build folders, never inside one, so the edge cannot serve it.
 LATEST_KEY = BUILDS_PREFIX + "LATEST"
 
+# Pages reference their assets as /_b/<build-id>/assets/<name>.<hash>.<ext>: the function serves
+# such a path from that build's folder without reading the pointer, so a page loaded just before
+# a release (or a rollback) still gets its own assets after the switch, never another build's.
+# The build named is the one the asset's content first appeared in, so an unchanged asset keeps
+# its URL and the pages referencing it stay byte-identical from build to build.
+BUILD_PIN_PREFIX = "/_b/"
+ASSETS_DIR = "assets/"
+
 # The layout before atomic releases: production copied into site/, builds staged in staging/.
 # Only the bootstrap's one-time migration still reads them.
 LEGACY_SITE_PREFIX = "site/"

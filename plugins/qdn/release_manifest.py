@@ -262,6 +262,8 @@ class HistoryEntry(_Strict):
     previous_build: str | None = None
     function_sha256: str | None = None
     fallback_build: str | None = None
+    # Builds whose folders the pages of build_id load assets from (their pinned URLs).
+    asset_builds: list[str] = Field(default_factory=list)
     switched_at: str = Field(default_factory=lambda: now_iso())
 
     def line(self) -> str:

@@ -8,8 +8,9 @@ already hold: the release history (one object) and one listing of ``builds/`` wi
 (one entry per build, not per file).
 
 Kept, whatever their age: the live build, the build the live function falls back to, every build
-the last ``KEEP_RELEASES`` history entries made live or replaced (and their fallbacks), the
-newest staged build, and any build staged within the last day (it may be about to be released).
+the last ``KEEP_RELEASES`` history entries made live or replaced (with their fallbacks and the
+builds their pages load pinned assets from), the newest staged build, and any build staged within
+the last day (it may be about to be released).
 A folder without a manifest is left alone: it may be a staging in progress.
 """
 
@@ -71,8 +72,11 @@ def kept_builds(
     keep_releases: int = config.KEEP_RELEASES,
 ) -> set[str]:
     keep = {b for b in (live, *also) if b}
-    for entry in history.releases[:keep_releases]:
+    # One entry more than N: the oldest kept release's previous build is the build the entry
+    # before it made live, and that entry knows which builds its pages load assets from.
+    for entry in history.releases[: keep_releases + 1]:
         keep.update(b for b in (entry.build_id, entry.previous_build, entry.fallback_build) if b)
+        keep.update(entry.asset_builds)
     return keep
 
 

@@ -1,9 +1,13 @@
 """Turn ``site/public`` into an immutable build in S3, at a cost that grows with the change.
 
 A build is content-addressed: its id comes from the hash of the source tree, so staging the same
-site twice is a no-op and any change gives a fresh id. Assets are fingerprinted (``app.js`` ->
-``app.<hash>.js``) and the HTML's references rewritten, so a page only ever points at assets whose
-names change with their content.
+site twice is a no-op and any change gives a fresh id. Every file under ``assets/`` is
+fingerprinted (``app.js`` -> ``app.<hash>.js``) and the HTML's references rewritten to a URL
+pinned to a build, ``/_b/<build-id>/assets/app.<hash>.js`` (``qdn.config.BUILD_PIN_PREFIX``): the
+function serves it from that build whatever the pointer says, so a page never loads an asset of
+another build, before, during or after a switch. The build named is the one where the asset's
+content first appeared (carried over from the previous build's manifest), so an unchanged asset
+keeps its URL and the pages referencing it stay byte-identical.
 
 Layout in the bucket (``qdn.config``):
 ``builds/<build-id>/<path>``  every file of the site; the edge serves the live build's folder
@@ -28,7 +32,7 @@ from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, TypeVar
 
 from botocore.exceptions import ClientError
@@ -37,8 +41,6 @@ from qdn import config, headers
 from qdn.s3_errors import is_conflict, is_missing
 
 SHA256_META = "sha256"
-# Only scripts and stylesheets are referenced by the HTML; images keep their names.
-FINGERPRINT_SUFFIXES = {".js", ".css"}
 # Twelve hex digits (48 bits) keep ids short in logs while two different sites colliding is
 # out of reach for the few thousand builds a site will ever have.
 BUILD_ID_DIGITS = 12
@@ -103,24 +105,30 @@ class FileEntry:
     size: int
     content_type: str
     cache_control: str
+    # Assets only: the build whose folder the pages reference this content in.
+    origin_build: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "sha256": self.sha256,
             "md5": self.md5,
             "size": self.size,
             "content_type": self.content_type,
             "cache_control": self.cache_control,
         }
+        if self.origin_build:
+            out["origin_build"] = self.origin_build
+        return out
 
     @classmethod
-    def for_body(cls, path: str, body: bytes) -> FileEntry:
+    def for_body(cls, path: str, body: bytes, origin_build: str | None = None) -> FileEntry:
         return cls(
             sha256=sha256_hex(body),
             md5=hashlib.md5(body, usedforsecurity=False).hexdigest(),
             size=len(body),
             content_type=headers.content_type_for(path),
             cache_control=headers.cache_control_for(path),
+            origin_build=origin_build,
         )
 
 
@@ -130,6 +138,11 @@ class BuildManifest:
     files: dict[str, FileEntry]  # path relative to the site root -> entry
     staged_at: str = ""
     source_build: str | None = None  # the build unchanged files were copied from
+
+    @property
+    def asset_builds(self) -> set[str]:
+        """Every build whose folder this build's pages load assets from (itself included)."""
+        return {e.origin_build for e in self.files.values() if e.origin_build} | {self.build_id}
 
     def to_json_bytes(self) -> bytes:
         return json.dumps(
@@ -165,13 +178,18 @@ class BuildManifest:
 class Build:
     build_id: str
     files: dict[str, bytes]  # path relative to the site root -> body
+    origins: dict[str, str] = field(default_factory=dict)  # asset path -> its origin build
+    source_build: str | None = None
 
-    def manifest(self, source_build: str | None = None) -> BuildManifest:
+    def manifest(self) -> BuildManifest:
         return BuildManifest(
             build_id=self.build_id,
-            files={p: FileEntry.for_body(p, b) for p, b in sorted(self.files.items())},
+            files={
+                p: FileEntry.for_body(p, b, self.origins.get(p))
+                for p, b in sorted(self.files.items())
+            },
             staged_at=now_iso(),
-            source_build=source_build,
+            source_build=self.source_build,
         )
 
 
@@ -200,26 +218,45 @@ def rewrite_references(text: str, renames: Mapping[str, str]) -> str:
     return _QUOTED_PATH.sub(swap, text)
 
 
-def build_site(source: Path) -> Build:
-    """Fingerprint assets, rewrite the HTML's references and stamp the build id into HTML."""
-    src = _read_tree(source)
-    digests = {path: sha256_hex(body) for path, body in src.items()}
+def tree_build_id(src: Mapping[str, bytes]) -> str:
+    """The build id of a source tree: its paths and contents, nothing else."""
     tree_hash = hashlib.sha256()
     for path in sorted(src):
-        tree_hash.update(f"{path}\0{digests[path]}\n".encode())
-    build_id = "build-" + tree_hash.hexdigest()[:BUILD_ID_DIGITS]
+        tree_hash.update(f"{path}\0{sha256_hex(src[path])}\n".encode())
+    return "build-" + tree_hash.hexdigest()[:BUILD_ID_DIGITS]
 
+
+def pinned_url(build_id: str, path: str) -> str:
+    return f"{config.BUILD_PIN_PREFIX}{build_id}/{path}"
+
+
+def build_site(
+    source: Path | Mapping[str, bytes], previous: BuildManifest | None = None
+) -> Build:
+    """Fingerprint assets, pin the HTML's references to them and stamp the build id into HTML.
+
+    ``previous`` (the build staged before) says where unchanged assets first appeared, so their
+    URLs, and the pages using them, stay the same.
+    """
+    src = _read_tree(source) if isinstance(source, Path) else dict(source)
+    build_id = tree_build_id(src)
     renames: dict[str, str] = {}
+    origins: dict[str, str] = {}
     out: dict[str, bytes] = {}
     for path, body in src.items():
-        suffix = Path(path).suffix
-        if path.startswith("assets/") and suffix in FINGERPRINT_SUFFIXES:
-            digest = digests[path][: headers.FINGERPRINT_DIGITS]
-            new_path = f"{path[: -len(suffix)]}.{digest}{suffix}"
-            renames["/" + path] = "/" + new_path
-            out[new_path] = body
-        else:
+        suffix = PurePosixPath(path).suffix
+        if not path.startswith(config.ASSETS_DIR) or not suffix:
             out[path] = body
+            continue
+        digest = sha256_hex(body)
+        new_path = f"{path[: -len(suffix)]}.{digest[: headers.FINGERPRINT_DIGITS]}{suffix}"
+        known = previous.files.get(new_path) if previous else None
+        if known is not None and known.sha256 == digest:
+            origins[new_path] = known.origin_build or previous.build_id  # type: ignore[union-attr]
+        else:
+            origins[new_path] = build_id
+        renames["/" + path] = pinned_url(origins[new_path], new_path)
+        out[new_path] = body
 
     for path, body in list(out.items()):
         if not headers.is_html(path):
@@ -232,7 +269,7 @@ def build_site(source: Path) -> Build:
             )
         text = rewrite_references(text.replace(config.BUILD_ID_PLACEHOLDER, build_id), renames)
         out[path] = text.encode("utf-8")
-    return Build(build_id, out)
+    return Build(build_id, out, origins, previous.build_id if previous else None)
 
 
 # --- reading builds from S3 -----------------------------------------------------------------------
@@ -352,16 +389,15 @@ def stage(
     s3: Any, source: Path, bucket: str = config.BUCKET, *, workers: int = WORKERS
 ) -> StageResult:
     """Upload what changed, copy the rest from the previous build, then write the manifest."""
-    build = build_site(source)
-    result = StageResult(build.build_id)
-    if _manifest_exists(s3, bucket, build.build_id):
-        result.complete_before = True
-        _write_latest(s3, bucket, build.build_id)
-        return result
-
-    previous = _previous_manifest(s3, bucket, build.build_id)
-    manifest = build.manifest(previous.build_id if previous else None)
-    result.source_build = manifest.source_build
+    src = _read_tree(source)
+    build_id = tree_build_id(src)
+    if _manifest_exists(s3, bucket, build_id):
+        _write_latest(s3, bucket, build_id)
+        return StageResult(build_id, complete_before=True)
+    previous = _previous_manifest(s3, bucket, build_id)
+    build = build_site(src, previous)
+    manifest = build.manifest()
+    result = StageResult(build.build_id, source_build=manifest.source_build)
     prefix = build_prefix(build.build_id)
     listed = list_prefix(s3, bucket, prefix)  # a half-finished staging of this very build
     by_sha: dict[str, str] = {}

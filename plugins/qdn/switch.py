@@ -129,6 +129,7 @@ def plan_switch(
         facts.verified_files = ours.verified_files
         facts.switched = True
         facts.pointer_etag_after = pointer.etag
+        manifest = staging.read_build_manifest(s3, build_id, bucket)
         checked = f"the pointer already names {build_id}: this run switched it, finishing up"
     else:
         manifest = verify_build(s3, bucket, build_id)
@@ -165,6 +166,7 @@ def plan_switch(
         previous_build=facts.build_before,
         function_sha256=function_sha256,
         fallback_build=fallback_build,
+        asset_builds=sorted(manifest.asset_builds - {build_id}),
     )
     actions.append(
         Action(
@@ -177,7 +179,9 @@ def plan_switch(
     history = release_manifest.read_history(s3, bucket)
     history.releases = [entry, *(e for e in history.releases if e.run_id != run_id)]
     keep = retention.kept_builds(
-        history, live=build_id, also=(fallback_build, staging.read_latest(s3, bucket))
+        history,
+        live=build_id,
+        also=(fallback_build, staging.read_latest(s3, bucket), *manifest.asset_builds),
     )
     facts.expiring = retention.expiring_builds(retention.list_builds(s3, bucket), keep)
     current_rules = retention.read_rules(s3, bucket)
