@@ -55,6 +55,33 @@ function handler(event) {
 }
 """
 
+# Answers from the store: the value of the key named by the path, and what the helpers report.
+KVS_READER_JS = """\
+import cf from 'cloudfront';
+const kvs = cf.kvs();
+
+async function handler(event) {
+  var key = event.request.uri.slice(1);
+  var body;
+  try {
+    body = 'value=' + await kvs.get(key);
+  } catch (e) {
+    body = 'fallback (' + e.message + ')';
+  }
+  if (key === 'settings') {
+    var settings = await kvs.get(key, {format: 'json'});
+    body = 'colour=' + settings.colour;
+  }
+  var meta = await kvs.meta();
+  return {
+    statusCode: 200,
+    headers: {'x-exists': {value: String(await kvs.exists(key))},
+              'x-key-count': {value: String(meta.keyCount)}},
+    body: body
+  };
+}
+"""
+
 
 def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"

@@ -68,7 +68,7 @@ def test_a_restart_keeps_ids_etags_invalidations_and_edge_ports(
     assert first.exit_code == 0
     assert "state saved to" in first.process_log.read_text()
     saved = json.loads(state_file.read_text())
-    assert saved["schema_version"] == 1
+    assert saved["schema_version"] == 2
 
     time.sleep(max(0.0, created_at + DELAY - time.monotonic()))
     # Another port range for new edges, and another port for the alias: the plain distribution

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from cloudfront_support import (
+    KVS_READER_JS,
     distribution_config,
     edge_url,
     fetch,
@@ -24,32 +25,6 @@ from cloudfront_support import (
 
 from localaws.bootstrap import CACHING_DISABLED
 
-# Answers from the store: the value of the key named by the path, and what the helpers report.
-READER_JS = """\
-import cf from 'cloudfront';
-const kvs = cf.kvs();
-
-async function handler(event) {
-  var key = event.request.uri.slice(1);
-  var body;
-  try {
-    body = 'value=' + await kvs.get(key);
-  } catch (e) {
-    body = 'fallback (' + e.message + ')';
-  }
-  if (key === 'settings') {
-    var settings = await kvs.get(key, {format: 'json'});
-    body = 'colour=' + settings.colour;
-  }
-  var meta = await kvs.meta();
-  return {
-    statusCode: 200,
-    headers: {'x-exists': {value: String(await kvs.exists(key))},
-              'x-key-count': {value: String(meta.keyCount)}},
-    body: body
-  };
-}
-"""
 # The documented form with double quotes, naming the store by its id.
 BY_ID_JS = """\
 import cf from "cloudfront";
@@ -85,7 +60,7 @@ def _test(cf: Any, name: str, etag: str, uri: str) -> dict[str, Any]:
 def test_test_function_reads_the_store_as_it_is_now(cf: Any, kvs: Any) -> None:
     store = new_store(cf, {"live": "build-1", "settings": '{"colour": "green"}'})
     arn = store["KeyValueStore"]["ARN"]
-    name, etag = _function(cf, READER_JS, arn)
+    name, etag = _function(cf, KVS_READER_JS, arn)
 
     live = _test(cf, name, etag, "/live")
     assert live["body"] == "value=build-1"
@@ -114,7 +89,7 @@ def test_cf_kvs_by_id_and_without_an_association(cf: Any) -> None:
     result = cf.test_function(Name=other, IfMatch=other_etag, EventObject=viewer_event("/"))
     assert "is not associated with this function" in result["TestResult"]["FunctionErrorMessage"]
 
-    lone, lone_etag = _function(cf, READER_JS, None)
+    lone, lone_etag = _function(cf, KVS_READER_JS, None)
     result = cf.test_function(Name=lone, IfMatch=lone_etag, EventObject=viewer_event("/live"))
     assert "no key value store association" in result["TestResult"]["FunctionErrorMessage"]
 
@@ -136,7 +111,7 @@ def edge_site(aws_stack: Any, tmp_path: Path) -> Any:
         cf = cloudfront.client()
         store = new_store(cf, {"live": "build-1"})
         written = time.monotonic()  # the key is a write like any other: the edges wait for it
-        name, etag = _function(cf, READER_JS, store["KeyValueStore"]["ARN"])
+        name, etag = _function(cf, KVS_READER_JS, store["KeyValueStore"]["ARN"])
         cf.publish_function(Name=name, IfMatch=etag)
         arn = cf.describe_function(Name=name)["FunctionSummary"]["FunctionMetadata"]["FunctionARN"]
         dist = cf.create_distribution(
