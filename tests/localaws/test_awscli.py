@@ -1,4 +1,5 @@
-"""The AWS CLI, unmodified, against the local stack: the seed's own commands with --endpoint-url."""
+"""The AWS CLI, unmodified, against the local stack: the seed's own commands with --endpoint-url,
+and the key value store data plane through the local CloudFront as the CLI's HTTP proxy."""
 
 from __future__ import annotations
 
@@ -14,12 +15,15 @@ from cloudfront_support import (
     distribution_config,
     edge_url,
     fetch,
+    new_store,
     published_function,
     remove_distribution,
     unique,
     viewer_event,
     wait_completed,
 )
+
+from localaws import stack
 
 AWS = Path(sys.executable).parent / "aws"
 
@@ -132,3 +136,33 @@ def test_test_function_from_the_cli(aws_stack: Any, site: Any, tmp_path: Path) -
     )["TestResult"]
     assert json.loads(result["FunctionOutput"])["request"]["uri"] == "/index.html"
     assert 0 <= int(result["ComputeUtilization"]) <= 100
+
+
+def test_key_value_store_data_plane_from_the_cli(aws_stack: Any) -> None:
+    """As ``python -m localaws env`` tells a shell: the stack's environment (its endpoint for the
+    data plane included) plus HTTP_PROXY and NO_PROXY for the one command."""
+    arn = new_store(aws_stack.client("cloudfront"), {"live": "build-1"})["KeyValueStore"]["ARN"]
+    env = {**os.environ, **aws_stack.env, **stack.kvs_proxy_env(aws_stack.config)}
+
+    def aws(*args: str) -> Any:
+        done = subprocess.run(
+            [str(AWS), "--output", "json", "cloudfront-keyvaluestore", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
+
+    etag = aws("describe-key-value-store", "--kvs-arn", arn)["ETag"]
+    put = aws(
+        "put-key", "--kvs-arn", arn, "--key", "live", "--value", "build-2", "--if-match", etag
+    )
+    assert put["ItemCount"] == 1
+    assert aws("get-key", "--kvs-arn", arn, "--key", "live")["Value"] == "build-2"
+    assert (
+        aws_stack.client("cloudfront-keyvaluestore").get_key(KvsARN=arn, Key="live")["Value"]
+        == "build-2"
+    )
