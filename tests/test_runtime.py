@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import threading
+from datetime import UTC, datetime
 
 import pytest
 
 from localaws.cloudfront.runtime import (
     MAX_CODE_BYTES,
     FunctionRun,
+    KvsView,
     check_code,
     normalize_output,
     run_function,
@@ -245,3 +247,151 @@ def test_safe_to_call_from_many_threads() -> None:
         thread.join()
     assert len(results) == 16
     assert all(r.error is None and r.output["request"]["uri"] == "/index.html" for r in results)
+
+
+# --- key value stores -----------------------------------------------------------------------------
+
+KVS_READER = """import cf from 'cloudfront';
+const kvs = cf.kvs();
+async function handler(e) {
+  var seen = [];
+  seen.push(await kvs.get('text'));
+  seen.push((await kvs.get('doc', {format: 'json'})).n + 1);
+  seen.push(await kvs.get('text', {format: 'string'}));
+  seen.push((await kvs.get('text', {format: 'bytes'})).length);
+  seen.push(await kvs.exists('text'), await kvs.exists('nothing'));
+  try {
+    await kvs.get('nothing');
+    seen.push('found');
+  } catch (err) {
+    seen.push(err instanceof Error, err.message);
+  }
+  console.log(JSON.stringify(seen));
+  return e.request;
+}
+"""
+STORE = {"text": "h\u00e9", "doc": '{"n": 41}'}
+
+
+def test_kvs_reads_strings_json_bytes_and_existence() -> None:
+    run = run_function(KVS_READER, EVENT, kvs=STORE)
+    assert run.error is None, run.error
+    assert json.loads(run.logs[0]) == [
+        "h\u00e9",
+        42,
+        "h\u00e9",
+        3,  # the UTF-8 bytes of the value
+        True,
+        False,
+        True,
+        'The key "nothing" does not exist in the key value store',
+    ]
+
+
+def test_kvs_meta_reports_the_store() -> None:
+    code = """import cf from 'cloudfront';
+    async function handler(e) {
+      console.log(JSON.stringify(await cf.kvs().meta()));
+      return e.request;
+    }"""
+    created = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    changed = datetime(2026, 2, 3, 4, 5, 6, tzinfo=UTC)
+    run = run_function(code, EVENT, kvs=KvsView(STORE, "id-1", created, changed))
+    assert json.loads(run.logs[0]) == {
+        "creationDateTime": created.isoformat(),
+        "lastUpdatedDateTime": changed.isoformat(),
+        "keyCount": 2,
+    }
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "import cf from 'cloudfront';",
+        'import cf from "cloudfront"',
+        "  import store from 'cloudfront' ;",
+    ],
+)
+def test_the_cloudfront_import_in_its_documented_forms(line: str) -> None:
+    name = line.split()[1]
+    code = (
+        f"{line}\nasync function handler(e) {{\n"
+        f"  e.request.uri = '/' + await {name}.kvs().get('text');\n"
+        "  return e.request;\n}"
+    )
+    run = run_function(code, EVENT, kvs={"text": "from-store"})
+    assert run.error is None, run.error
+    assert run.output["request"]["uri"] == "/from-store"
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "import fs from 'fs';",
+        "import cf from 'cloudfront-extra';",
+        "import {kvs} from 'cloudfront';",
+    ],
+)
+def test_every_other_import_is_still_a_syntax_error(line: str) -> None:
+    run = run_function(f"{line}\nfunction handler(e) {{ return e.request; }}", EVENT)
+    assert run.output is None
+    assert run.error.startswith("SyntaxError")
+
+
+def test_the_import_keeps_line_numbers() -> None:
+    code = "import cf from 'cloudfront';\nfunction handler(e) {\n\n  null.x;\n}"
+    run = run_function(code, EVENT, kvs={})
+    assert "<input>:4" in run.error
+
+
+def test_cf_kvs_refuses_without_an_association_or_with_another_store() -> None:
+    code = "import cf from 'cloudfront';\nfunction handler(e) { cf.kvs(%s); return e.request; }"
+    alone = run_function(code % "", EVENT)
+    assert "no key value store association" in alone.error
+    assert run_function(code % "'id-1'", EVENT, kvs=KvsView({}, "id-1")).error is None
+    other = run_function(code % "'id-2'", EVENT, kvs=KvsView({}, "id-1"))
+    assert "id-2 is not associated with this function" in other.error
+    # Loading the code does not need a store: the top level may call cf.kvs().
+    assert check_code("import cf from 'cloudfront';\nconst k = cf.kvs();\n" + REWRITE) is None
+
+
+def test_an_unreadable_store_rejects_every_read() -> None:
+    code = """import cf from 'cloudfront';
+    async function handler(e) {
+      var outcomes = [];
+      for (const read of [() => cf.kvs().get('text'), () => cf.kvs().exists('text'),
+                          () => cf.kvs().meta()]) {
+        try { await read(); outcomes.push('read'); } catch (err) { outcomes.push(err.message); }
+      }
+      console.log(JSON.stringify(outcomes));
+      return e.request;
+    }"""
+    run = run_function(code, EVENT, kvs=KvsView(None, "id-1"))
+    assert run.error is None, run.error
+    assert (
+        json.loads(run.logs[0])
+        == ["The key value store associated with this function could not be read"] * 3
+    )
+
+
+def test_each_run_reads_its_own_store_and_cannot_change_it() -> None:
+    code = """import cf from 'cloudfront';
+    async function handler(e) {
+      var kvs = cf.kvs();
+      try { kvs.get = function () { return 'patched'; }; } catch (err) {}
+      try { cf.kvs = null; } catch (err) {}
+      e.request.uri = '/' + await kvs.get('text');
+      return e.request;
+    }"""
+    first = run_function(code, EVENT, kvs={"text": "one"})
+    second = run_function(code, EVENT, kvs={"text": "two"})
+    assert (first.output["request"]["uri"], second.output["request"]["uri"]) == ("/one", "/two")
+    assert "no key value store association" in run_function(code, EVENT).error
+
+
+def test_a_function_reading_forever_is_stopped() -> None:
+    code = """import cf from 'cloudfront';
+    async function handler(e) { while (true) { await cf.kvs().get('text'); } }"""
+    run = run_function(code, EVENT, kvs=STORE)
+    assert run.output is None
+    assert "too many pending jobs" in run.error
