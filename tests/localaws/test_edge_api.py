@@ -21,6 +21,7 @@ from cloudfront_support import (
     edge_url,
     fetch,
     invalidation_batch,
+    kvs_function_config,
     private_cloudfront,
     published_function,
     unique,
@@ -108,18 +109,38 @@ def test_all_viewer_except_host_sends_the_origins_own_host(
 
 
 def test_query_values_reach_the_origin_as_the_viewer_and_the_function_wrote_them(
-    cloudfront: PrivateCloudFront,
+    cloudfront: PrivateCloudFront, aws_stack: Any
 ) -> None:
-    """The project's own function on a behaviour whose origin is the echoing API handler."""
+    """The project's own function, reading its live build from its key value store, on a
+    behaviour whose origin is the echoing API handler."""
+    build = "build-0123456789ab"
+    s3 = aws_stack.client("s3")
+    bucket = unique("live-pointer")
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(
+        Bucket=bucket, Key="kvs.json", Body=json.dumps({"data": [{"key": "live", "value": build}]})
+    )
     cf = cloudfront.client()
-    _, arn = published_function(cf, FUNCTION_SOURCE.read_text(encoding="utf-8"))
+    # Imported keys are at the edges from the start: no propagation delay to wait out.
+    store = cf.create_key_value_store(
+        Name=unique("live"),
+        ImportSource={"SourceType": "S3", "SourceARN": f"arn:aws:s3:::{bucket}/kvs.json"},
+    )["KeyValueStore"]
+    name = unique("fn")
+    created = cf.create_function(
+        Name=name,
+        FunctionConfig=kvs_function_config(store["ARN"]),
+        FunctionCode=FUNCTION_SOURCE.read_bytes(),
+    )
+    cf.publish_function(Name=name, IfMatch=created["ETag"])
+    arn = created["FunctionSummary"]["FunctionMetadata"]["FunctionARN"]
     config = distribution_config("no-bucket", function_arn=arn, with_api=True)
     config["DefaultCacheBehavior"]["TargetOriginId"] = "api"
     dist_id = cf.create_distribution(DistributionConfig=config)["Distribution"]["Id"]
 
     answer = fetch(edge_url(cloudfront.url, dist_id) + "/track/abc?x=a%20b&y=a+b")
     event = answer.json()["event"]
-    assert event["rawPath"] == "/index.html"
+    assert event["rawPath"] == f"/{build}/index.html"
     # x and y untouched; original_path is the function's encodeURIComponent(uri), encoded once.
     assert event["rawQueryString"] == "x=a%20b&y=a+b&original_path=%2Ftrack%2Fabc"
     assert event["queryStringParameters"] == {
