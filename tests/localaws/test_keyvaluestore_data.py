@@ -9,10 +9,11 @@ the client names a made-up endpoint and reaches the local CloudFront as its HTTP
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from botocore.exceptions import ClientError
-from cloudfront_support import kvs_client, new_store, private_cloudfront
+from cloudfront_support import fetch, kvs_client, new_store, private_cloudfront
 
 from localaws.cloudfront import kvswire
 from localaws.cloudfront.service import CloudFrontService
@@ -223,3 +224,24 @@ def test_requests_arrive_in_absolute_form_through_the_proxy(aws_stack: Any) -> N
     assert kvs.meta.config.proxies == {"http": aws_stack.cloudfront_url}
     # The control plane on the same port is not disturbed.
     assert aws_stack.client("cloudfront").list_key_value_stores()["KeyValueStoreList"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "status", "code"),
+    [
+        ("GET", "/key-value-stores/x/nothing/here", b"", 404, "UnknownOperationException"),
+        ("PUT", "/key-value-stores/{arn}/keys/k", b"{not json", 400, "ValidationException"),
+        ("PUT", "/key-value-stores/{arn}/keys/k", b"{}", 400, "ValidationException"),
+    ],
+)
+def test_malformed_data_plane_requests_get_json_errors(
+    aws_stack: Any, store: str, method: str, path: str, body: bytes, status: int, code: str
+) -> None:
+    answer = fetch(
+        aws_stack.cloudfront_url + path.format(arn=quote(store, safe="")),
+        method=method,
+        headers={"If-Match": "KV0", "Content-Type": "application/json"},
+        data=body or None,
+    )
+    assert (answer.status, answer.headers["X-Amzn-Errortype"]) == (status, code)
+    assert answer.json()["Message"]
