@@ -12,7 +12,9 @@ import pytest
 from localaws.airflow_local import task_result
 from localaws.demo import changed_cf, changed_site, release_conf, seed_job
 from qdn import config, staging
-from qdn.release_manifest import read_manifest
+from qdn.function_release import canonical, render
+from qdn.live_pointer import kvs_arn, read_pointer
+from qdn.release_manifest import function_code_key, read_history, read_manifest
 from qdn.smoke import http_get
 
 pytestmark = pytest.mark.airflow
@@ -59,6 +61,11 @@ def stage_variant(stack, tmp_path: Path, marker: str) -> str:
     return staging.stage(stack.client("s3"), changed_site(workdir, marker)).build_id
 
 
+def live_build(stack) -> str | None:
+    arn = kvs_arn(stack.client("cloudfront"), config.KVS_NAME)
+    return read_pointer(stack.client("cloudfront-keyvaluestore"), arn, "live").value
+
+
 def jobs_doc(stack):
     from qdn.jobs.model import JobsDocument
 
@@ -97,6 +104,7 @@ def test_task_graph_is_the_designs(airflow_db):
 
 def test_release_happy_path(release_dag, airflow_env, tmp_path):
     stack = airflow_env
+    before = live_build(stack)
     build_id = stage_variant(stack, tmp_path, "happy-path")
     # Warm both edges with the old shell: the release must not leave customers on it.
     for alias in config.DISTRIBUTION_ALIASES:
@@ -106,7 +114,8 @@ def test_release_happy_path(release_dag, airflow_env, tmp_path):
     assert states == dict.fromkeys(states, "success"), states
 
     promoted = task_result(dag_run, "promote_content")
-    assert promoted["build_id"] == build_id and "index.html" in promoted["changed_keys"]
+    assert promoted["promoted"] is True and promoted["build_id"] == build_id
+    assert promoted["build_before"] == before and live_build(stack) == build_id
     job_id = task_result(dag_run, "upload_job")["job_ids"][0]
     job = jobs_doc(stack).find_by_id(job_id)
     assert job.customer.name == "Mark" and job.status.value == "ready_for_pickup"
@@ -118,7 +127,8 @@ def test_release_happy_path(release_dag, airflow_env, tmp_path):
     for inv in invalidated["invalidations"]:
         got = cf.get_invalidation(DistributionId=inv["distribution_id"], Id=inv["invalidation_id"])
         paths = got["Invalidation"]["InvalidationBatch"]["Paths"]["Items"]
-        assert f"{config.TRACK_API_PREFIX}{job.token}" in paths
+        # Content has its own cache keys per build: only the new job's API path is evicted.
+        assert paths == [f"{config.TRACK_API_PREFIX}{job.token}"]
         assert got["Invalidation"]["Status"] == "Completed"
     # Tokens never travel through XCom, where the UI shows them.
     assert job.token not in repr([task_result(dag_run, t) for t in states])
@@ -129,7 +139,8 @@ def test_release_happy_path(release_dag, airflow_env, tmp_path):
     stored = read_manifest(stack.client("s3"), config.BUCKET, dag_run.run_id)
     assert stored is not None
     manifest = stored.manifest
-    assert manifest.content.build_after == build_id
+    assert (manifest.content.build_before, manifest.content.build_after) == (before, build_id)
+    assert read_history(stack.client("s3"), config.BUCKET).releases[0].run_id == dag_run.run_id
     assert manifest.function.name == config.FUNCTION_NAME
     assert [c.job_id for c in manifest.jobs.changes] == [job.id]
     assert job.token not in stored.manifest.to_json_bytes().decode()
@@ -147,7 +158,7 @@ def test_second_release_changes_only_the_new_job(release_dag, airflow_env, tmp_p
     dag_run, states = run(release_dag, mark_job(job_customer_name="Ana"))
     assert states == dict.fromkeys(states, "success"), states
     assert task_result(dag_run, "publish_function")["published"] is False
-    assert task_result(dag_run, "promote_content")["changed_keys"] == []
+    assert task_result(dag_run, "promote_content")["promoted"] is False
     paths = task_result(dag_run, "invalidate")["paths"]
     assert len(paths) == 1 and paths[0].startswith(config.TRACK_API_PREFIX)
     assert live_etag(stack) == before
@@ -215,32 +226,37 @@ def test_retry_after_crash_between_write_and_return_makes_no_duplicate(
     assert len(named) == 1
 
 
-def test_skipped_invalidation_with_warm_cache_fails_the_smoke_check(
-    release_dag, airflow_env, tmp_path, monkeypatch, capfd
+def test_skipped_invalidation_with_a_cached_404_fails_the_smoke_check(
+    release_dag, airflow_env, monkeypatch, capfd
 ):
+    """The seed's failure: a customer opened the link before the job existed, the edge cached
+    the track API's 404, and without the invalidation the customer keeps seeing it."""
+    from qdn.jobs import model
+    from qdn.jobs.store import JobStore
+
     stack = airflow_env
-    for alias in config.DISTRIBUTION_ALIASES:
-        http_get(stack.edge_url(alias) + "/book/")
-    stage_variant(stack, tmp_path, "never-invalidated")
+    token = model.new_token()
+    monkeypatch.setattr(model, "new_token", lambda: token)
+    original = JobStore.create
+
+    def opened_early(self, *args, **kwargs):
+        # The customer opens the link a moment before the job is written (within the edge's
+        # 10 s error-caching TTL of the smoke check).
+        for alias in config.DISTRIBUTION_ALIASES:
+            url = f"{stack.edge_url(alias)}{config.TRACK_API_PREFIX}{token}"
+            assert http_get(url).status == 404
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(JobStore, "create", opened_early)
     monkeypatch.setenv("AIRFLOW_VAR_QDN_SMOKE_DEADLINE", "3")
-    dag_run = release_dag.test(run_conf=mark_job(), mark_success_pattern="invalidate")
+    dag_run = release_dag.test(
+        run_conf=mark_job(job_customer_name="Early Bird"), mark_success_pattern="invalidate"
+    )
     states = {ti.task_id: str(ti.state) for ti in dag_run.get_task_instances()}
     assert states["smoke_check"] == "failed", states
     out = "".join(capfd.readouterr())
-    assert "stale copy" in out and "X-Cache: Hit from cloudfront" in out
-    # Leave the edges fresh for later tests: evict what this test left stale.
-    cf = stack.client("cloudfront")
-    for dist in cf.list_distributions()["DistributionList"]["Items"]:
-        inv = cf.create_invalidation(
-            DistributionId=dist["Id"],
-            InvalidationBatch={
-                "Paths": {"Quantity": 1, "Items": ["/*"]},
-                "CallerReference": f"cleanup-{dag_run.run_id}",
-            },
-        )["Invalidation"]
-        cf.get_waiter("invalidation_completed").wait(
-            DistributionId=dist["Id"], Id=inv["Id"], WaiterConfig={"Delay": 1, "MaxAttempts": 30}
-        )
+    # A cached error, as CloudFront labels it; the token itself never reaches the log.
+    assert "got 404 (X-Cache: Error from cloudfront" in out and token not in out
 
 
 def test_gate_failure_publishes_nothing(release_dag, airflow_env, tmp_path, monkeypatch):
@@ -256,6 +272,22 @@ def test_gate_failure_publishes_nothing(release_dag, airflow_env, tmp_path, monk
     assert bucket_versions(stack) == versions
 
 
+def test_an_incomplete_build_is_refused_before_the_pointer_moves(
+    release_dag, airflow_env, tmp_path, capfd
+):
+    stack = airflow_env
+    build_id = stage_variant(stack, tmp_path, "incomplete")
+    s3 = stack.client("s3")
+    shell = staging.build_prefix(build_id) + "index.html"
+    s3.delete_object(Bucket=config.BUCKET, Key=shell)
+    before = live_build(stack)
+    _dag_run, states = run(release_dag, {"build_id": build_id})
+    assert states["promote_content"] == "failed", states
+    assert live_build(stack) == before
+    out = "".join(capfd.readouterr())
+    assert f"build {build_id} is incomplete" in out and "missing index.html" in out
+
+
 BAD_PARAMS = {
     "build_id": {"build_id": "../../etc"},
     "distributions": {"distributions": ["evil.example.com"]},
@@ -264,8 +296,7 @@ BAD_PARAMS = {
     "job_service_date": mark_job(job_service_date="2026-02-30"),
     "job_status": mark_job(job_status="completed"),
     "job_customer_name": mark_job(job_customer_name=" "),
-    "delete_cap": {"delete_cap": -1},
-    "allow_mass_delete": {"allow_mass_delete": "yes"},
+    "dry_run": {"dry_run": "yes"},
 }
 
 
@@ -286,14 +317,14 @@ def test_bad_params_are_refused_with_nothing_written(release_dag, airflow_env, f
 
 def test_dry_run_changes_nothing(release_dag, airflow_env, tmp_path, capfd):
     stack = airflow_env
-    stage_variant(stack, tmp_path, "dry-run")
-    before, versions = live_etag(stack), bucket_versions(stack)
+    build_id = stage_variant(stack, tmp_path, "dry-run")
+    before, versions, live = live_etag(stack), bucket_versions(stack), live_build(stack)
     _dag_run, states = run(release_dag, mark_job(dry_run=True))
     assert states == dict.fromkeys(states, "success"), states
-    assert live_etag(stack) == before
+    assert live_etag(stack) == before and live_build(stack) == live
     assert bucket_versions(stack) == versions
     out = "".join(capfd.readouterr())
-    assert "dry run: would" in out and "nothing copied" in out
+    assert f"dry run: would write live = {build_id} (was {live})" in out
 
 
 def test_changed_function_is_published_and_the_previous_code_kept(
@@ -306,22 +337,23 @@ def test_changed_function_is_published_and_the_previous_code_kept(
     monkeypatch.setenv("AIRFLOW_VAR_QDN_CF_DIR", str(changed))
     before_code = cf.get_function(Name=config.FUNCTION_NAME, Stage="LIVE")["FunctionCode"].read()
     before_etag = live_etag(stack)
+    live = live_build(stack)
 
     dag_run, states = run(release_dag, {})
     assert states == dict.fromkeys(states, "success"), states
     published = task_result(dag_run, "publish_function")
     assert published["published"] is True and published["previous_live_etag"] == before_etag
-    live = cf.get_function(Name=config.FUNCTION_NAME, Stage="LIVE")["FunctionCode"].read()
-    assert live == js.read_bytes()
+    code = cf.get_function(Name=config.FUNCTION_NAME, Stage="LIVE")["FunctionCode"].read()
+    assert code == render(js.read_bytes(), live)  # the build live now is its fallback
     section = read_manifest(stack.client("s3"), config.BUCKET, dag_run.run_id).manifest.function
-    kept = stack.client("s3").get_object(Bucket=config.BUCKET, Key=section.previous_code_key)
-    assert kept["Body"].read() == before_code
+    s3 = stack.client("s3")
+    for sha, body in ((section.previous_live_sha256, before_code), (section.live_sha256, code)):
+        kept = s3.get_object(Bucket=config.BUCKET, Key=function_code_key(sha))
+        assert kept["Body"].read() == body
 
     # And back to the repo's code, so later tests start from it.
     monkeypatch.delenv("AIRFLOW_VAR_QDN_CF_DIR")
     _dag_run, states = run(release_dag, {})
     assert states["publish_function"] == "success"
-    assert (
-        cf.get_function(Name=config.FUNCTION_NAME, Stage="LIVE")["FunctionCode"].read()
-        == (REPO_ROOT / "cf" / f"{config.FUNCTION_NAME}.js").read_bytes()
-    )
+    live_code = cf.get_function(Name=config.FUNCTION_NAME, Stage="LIVE")["FunctionCode"].read()
+    assert canonical(live_code) == (REPO_ROOT / "cf" / f"{config.FUNCTION_NAME}.js").read_bytes()

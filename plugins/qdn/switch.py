@@ -216,7 +216,18 @@ class Switcher:
         }
 
     def record(self, section: ContentSection) -> None:
-        release_manifest.add_section(self.s3, self.bucket, self.facts.run_id, "content", section)
+        """The switch about to be made; and, when the publish step published nothing (so wrote
+        no section), the function the build runs with, so the manifest alone says both."""
+
+        def put(manifest: release_manifest.ReleaseManifest) -> None:
+            manifest.content = section.model_copy(deep=True)
+            if manifest.function is None and self.facts.function_sha256:
+                manifest.function = release_manifest.FunctionSection(
+                    live_sha256=self.facts.function_sha256,
+                    fallback_build=self.facts.fallback_build,
+                )
+
+        release_manifest.update_manifest(self.s3, self.bucket, self.facts.run_id, put)
 
     def switch(self, pointer: PointerState, build_id: str) -> None:
         self.facts.pointer_etag_after = write_pointer(self.kvs, pointer, build_id)
