@@ -3,10 +3,12 @@
 Two figures per function, measured side by side in one run and interleaved round by round so a
 busy machine slows both alike:
 
-- engine: the function's own cost inside QuickJS. A JS loop runs the whole mix per call (one
-  Python-to-engine crossing for thousands of requests). Each request runs the code's top level
-  afresh and then the handler, as the runtime does to keep requests isolated; a function that
-  only returns the request is measured the same way and subtracted ("function only").
+- engine: the function's own cost inside QuickJS. A JS loop runs the whole mix per call and
+  awaits every handler (ours is async: it reads the live build from its KeyValueStore), the
+  engine's job queue drained once per call. Each request runs the code's top level afresh and
+  then the handler, as the runtime does to keep requests isolated; a function that only returns
+  the request is measured the same way and subtracted ("function only"). The store is a stand-in
+  whose ``get`` resolves at once: what the real store costs is in the run_function column.
 - run_function: what the local edge pays per request through the runtime (engine thread hop,
   JSON in and out, output validation). The seed's output fails validation on its rewrites, which
   this path includes, as the edge would.
@@ -32,8 +34,12 @@ sys.path[:0] = [str(REPO), str(REPO / "plugins")]
 from localaws.cloudfront.runtime import run_function  # noqa: E402
 from qdn import config  # noqa: E402
 from qdn.function_cases import viewer_request_event  # noqa: E402
+from qdn.function_release import render  # noqa: E402
 
-OURS = (REPO / "cf" / "qdn-track-rewrite.js").read_text(encoding="utf-8")
+LIVE = "build-0123456789ab"
+STORE = {config.LIVE_POINTER_KEY: LIVE}
+# As publishing makes it: the fallback build compiled in.
+OURS = render((REPO / "cf" / "qdn-track-rewrite.js").read_bytes(), LIVE).decode("utf-8")
 SEED = (REPO / "bench" / "seed_rewrite.js").read_text(encoding="utf-8")
 BASELINE = "function handler(event) { return event.request; }"
 
@@ -75,38 +81,50 @@ def request_mix(seed: int = 7) -> list[dict]:
 
 
 _LOOP = """
-function __bench(mixJson, loops) {
+var __handle = {get: function (key) {
+  return key in __STORE ? Promise.resolve(__STORE[key]) : Promise.reject(new Error(key));
+}};
+var cf = {kvs: function () { return __handle; }};  // one handle, as the runtime hands out
+async function __bench(mixJson, loops) {
   var mix = JSON.parse(mixJson);
   var texts = mix.map(function (e) { return JSON.stringify(e); });
   var sink = 0;
   for (var l = 0; l < loops; l++) {
     for (var i = 0; i < texts.length; i++) {
-      var out = __load()(JSON.parse(texts[i]));
+      var out = await __load()(JSON.parse(texts[i]));
       sink += out.uri ? out.uri.length : out.statusCode;
     }
   }
   return sink;
 }
 """
+# The runtime's own module import, which a plain script cannot parse: cf is a global here.
+_IMPORT = "import cf from 'cloudfront';"
 
 
 def _engine(code: str) -> tuple[quickjs.Object, quickjs.Context]:
     context = quickjs.Context()
-    context.eval("function __load() {" + code + "\n;return handler;\n}")
+    context.eval(f"var __STORE = {json.dumps(STORE)};")
     context.eval(_LOOP)
+    context.eval("function __load() {" + code.replace(_IMPORT, "") + "\n;return handler;\n}")
     return context.get("__bench"), context  # keep the context alive with the function
 
 
-def engine_ns_per_request(bench: quickjs.Object, mix_json: str, count: int) -> float:
+def engine_ns_per_request(
+    engine: tuple[quickjs.Object, quickjs.Context], mix_json: str, count: int
+) -> float:
+    bench, context = engine
     started = time.perf_counter_ns()
     bench(mix_json, LOOPS_PER_ROUND)
+    while context.execute_pending_job():
+        pass
     return (time.perf_counter_ns() - started) / (LOOPS_PER_ROUND * count)
 
 
 def runtime_us_per_request(code: str, sample: list[dict]) -> float:
     started = time.perf_counter_ns()
     for event in sample:
-        run_function(code, event)
+        run_function(code, event, kvs=STORE)
     return (time.perf_counter_ns() - started) / len(sample) / 1000
 
 
@@ -120,13 +138,13 @@ def main() -> int:
     sample = (mix * (RUNTIME_SAMPLE // len(mix) + 1))[:RUNTIME_SAMPLE]
     codes = {"ours": OURS, "seed": SEED}
     for code in codes.values():  # compile and warm the runtime's cache outside the timing
-        run_function(code, mix[0])
+        run_function(code, mix[0], kvs=STORE)
 
     engine: dict[str, list[float]] = {name: [] for name in engines}
     runtime: dict[str, list[float]] = {name: [] for name in codes}
     for _ in range(ROUNDS):
-        for name, (bench, _context) in engines.items():
-            engine[name].append(engine_ns_per_request(bench, mix_json, len(mix)))
+        for name, pair in engines.items():
+            engine[name].append(engine_ns_per_request(pair, mix_json, len(mix)))
         for name, code in codes.items():
             runtime[name].append(runtime_us_per_request(code, sample))
 
@@ -134,7 +152,7 @@ def main() -> int:
     best = {name: min(values) for name, values in engine.items()}
     own = {name: best[name] - best["baseline"] for name in codes}
     utilization = {
-        name: max(run_function(code, event).compute_utilization for event in mix)
+        name: max(run_function(code, event, kvs=STORE).compute_utilization for event in mix)
         for name, code in codes.items()
     }
     ratio = best["ours"] / best["seed"]

@@ -6,10 +6,12 @@ default, a quick real CloudFront) and both poll them every ``--poll`` seconds (b
 each way, alternating: a changed function, a changed staged build (staged before the clock
 starts, as a release only promotes what is already staged) and one new job.
 
-The script does the seed's steps in the seed's order: publish the function, copy the build into
-production, rewrite jobs.json, invalidate the first distribution and wait, then the second and
-wait, then fetch the tracking URL. The DAG promotes and uploads in parallel branches, invalidates
-both distributions at once and waits in the triggerer. Target: DAG <= 0.6 x the script's wall time.
+The script does the seed's steps in the seed's order, on today's layout: publish the function,
+make the build live (the seed copied it into production; here that is writing the live pointer by
+hand), rewrite jobs.json, invalidate everything (``/*``, as the seed did) on the first
+distribution and wait, then the second and wait, then fetch the tracking URL. The DAG switches the
+pointer and uploads in parallel branches, invalidates only the new job's API path on both
+distributions at once and waits in the triggerer. Target: DAG <= 0.6 x the script's wall time.
 
 Run: ``.venv/bin/python bench/bench_release.py [--rounds 2]`` (about a minute a round, plus one
 warm-up round).
@@ -36,6 +38,8 @@ from localaws.airflow_local import airflow_settings, release_variables  # noqa: 
 from localaws.bootstrap import bootstrap  # noqa: E402
 from localaws.demo import changed_cf, changed_site, release_conf, seed_job  # noqa: E402
 from qdn import config, staging  # noqa: E402
+from qdn.function_release import render  # noqa: E402
+from qdn.live_pointer import kvs_arn, read_pointer, write_pointer  # noqa: E402
 from qdn.smoke import http_get  # noqa: E402
 
 TARGET_RATIO = 0.6
@@ -48,23 +52,19 @@ def seed_script(cfg: stack.StackConfig, cf_dir: Path, build_id: str, name: str, 
 
     s3 = stack.client(cfg, "s3")
     cf = stack.client(cfg, "cloudfront")
-    # 1. publish the function
-    etag = cf.describe_function(Name=config.FUNCTION_NAME, Stage="DEVELOPMENT")["ETag"]
+    kvs = stack.client(cfg, "cloudfront-keyvaluestore")
+    pointer = read_pointer(kvs, kvs_arn(cf, config.KVS_NAME), config.LIVE_POINTER_KEY)
+    # 1. publish the function (its config kept: it carries the store association)
+    described = cf.describe_function(Name=config.FUNCTION_NAME, Stage="DEVELOPMENT")
     etag = cf.update_function(
         Name=config.FUNCTION_NAME,
-        IfMatch=etag,
-        FunctionConfig={"Comment": "QuickDumpNow SPA routes", "Runtime": config.FUNCTION_RUNTIME},
-        FunctionCode=(cf_dir / FUNCTION_FILE).read_bytes(),
+        IfMatch=described["ETag"],
+        FunctionConfig=described["FunctionSummary"]["FunctionConfig"],
+        FunctionCode=render((cf_dir / FUNCTION_FILE).read_bytes(), pointer.value or build_id),
     )["ETag"]
     cf.publish_function(Name=config.FUNCTION_NAME, IfMatch=etag)
-    # 2. promote the staged build
-    prefix = staging.build_prefix(build_id)
-    for obj in s3.list_objects_v2(Bucket=config.BUCKET, Prefix=prefix)["Contents"]:
-        s3.copy_object(
-            Bucket=config.BUCKET,
-            Key=config.SITE_PREFIX + obj["Key"][len(prefix) :],
-            CopySource={"Bucket": config.BUCKET, "Key": obj["Key"]},
-        )
+    # 2. make the staged build live
+    write_pointer(kvs, pointer, build_id)
     # 3. upload the job
     doc = JobsDocument.from_json_bytes(
         s3.get_object(Bucket=config.BUCKET, Key=config.JOBS_KEY)["Body"].read()

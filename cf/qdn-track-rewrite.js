@@ -45,9 +45,13 @@ var ROUTES = {
 var PRIVATE_PREFIX = 'data';
 var PRIVATE_NAME = 'jobs.json';
 var ORIGINAL_PATH = 'original_path';
-// The live pointer (qdn.config.LIVE_POINTER_KEY) and what a build id looks like (qdn.staging).
+// The live pointer (qdn.config.LIVE_POINTER_KEY) and the shape of a build id, 'build-' and 12
+// hex digits (qdn.staging): checked by prefix and length, since a regular expression literal
+// would be compiled again on every request. The pointer is only ever written by the release,
+// which validates it in full.
 var LIVE_KEY = 'live';
-var BUILD_ID = /^build-[0-9a-f]{12}$/;
+var BUILD_PREFIX = 'build-';
+var BUILD_ID_LENGTH = 18;
 // qdn.config.BUILD_PIN_PREFIX: assets pinned to the build they belong to.
 var PIN_PREFIX = '/_b/';
 // Replaced by qdn.function_release when publishing: the build live at that moment.
@@ -100,16 +104,13 @@ function isOriginalPathKey(key) {
   return name.length === ORIGINAL_PATH.length && name.toLowerCase() === ORIGINAL_PATH;
 }
 
-// A pointer that cannot be read, is missing or is not a build id never breaks the site.
-async function liveBuild() {
-  try {
-    var id = await cf.kvs().get(LIVE_KEY);
-    if (BUILD_ID.test(id)) return id;
-    console.log('live pointer holds no build id; serving ' + FALLBACK_BUILD);
-  } catch (e) {
-    console.log('live pointer unreadable (' + e + '); serving ' + FALLBACK_BUILD);
-  }
-  return FALLBACK_BUILD;
+// A refusal, built only when one is needed (every object literal costs on every request).
+function notFound() {
+  return {
+    statusCode: 404,
+    statusDescription: 'Not Found',
+    headers: {'cache-control': {value: 'no-store'}}
+  };
 }
 
 async function handler(event) {
@@ -118,17 +119,14 @@ async function handler(event) {
   var querystring = request.querystring || {};
   var key;
 
-  var notFound = {
-    statusCode: 404,
-    statusDescription: 'Not Found',
-    headers: {'cache-control': {value: 'no-store'}}
-  };
-  if (isPrivate(uri)) return notFound;
+  if (isPrivate(uri)) return notFound();
 
   if (uri.slice(0, PIN_PREFIX.length) === PIN_PREFIX) {
     var pinned = uri.slice(PIN_PREFIX.length);
     var slash = pinned.indexOf('/');
-    if (slash === -1 || !BUILD_ID.test(pinned.slice(0, slash))) return notFound;
+    if (slash !== BUILD_ID_LENGTH || pinned.slice(0, BUILD_PREFIX.length) !== BUILD_PREFIX) {
+      return notFound();
+    }
     request.uri = '/' + pinned;
     return request;
   }
@@ -138,12 +136,28 @@ async function handler(event) {
   var end = uri.indexOf('/', 1);
   var prefix = end === -1 ? uri + '/' : uri.slice(0, end + 1);
   var target = ROUTES[prefix];
-  if (target === undefined) {
-    request.uri = '/' + (await liveBuild()) + (uri.endsWith('/') ? uri + 'index.html' : uri);
-    return request;
+  if (target !== undefined && end === -1) {
+    // The route without its trailing slash.
+    var pairs = [];
+    for (key in querystring) {
+      if (isOriginalPathKey(key)) continue;
+      var entry = querystring[key];
+      var values = entry.multiValue || [entry];
+      for (var v = 0; v < values.length; v++) pairs.push(key + '=' + values[v].value);
+    }
+    return {
+      statusCode: 301,
+      statusDescription: 'Moved Permanently',
+      headers: {
+        location: {value: prefix + (pairs.length ? '?' + pairs.join('&') : '')},
+        // An hour: long enough to spare the edge, short enough to undo a routing mistake.
+        'cache-control': {value: 'max-age=3600'}
+      }
+    };
   }
 
-  if (end !== -1) {
+  var path = uri.endsWith('/') ? uri + 'index.html' : uri;
+  if (target !== undefined) {
     var kept = {};
     for (key in querystring) {
       if (!isOriginalPathKey(key)) kept[key] = querystring[key];
@@ -151,25 +165,20 @@ async function handler(event) {
     // Save the viewer's path before the URI is replaced (the old function did not).
     kept[ORIGINAL_PATH] = {value: encodeURIComponent(uri)};
     request.querystring = kept;
-    request.uri = '/' + (await liveBuild()) + target;
-    return request;
+    path = target;
   }
 
-  // The route without its trailing slash.
-  var pairs = [];
-  for (key in querystring) {
-    if (isOriginalPathKey(key)) continue;
-    var entry = querystring[key];
-    var values = entry.multiValue || [entry];
-    for (var v = 0; v < values.length; v++) pairs.push(key + '=' + values[v].value);
+  // One read of the pointer; one that cannot be read, is missing or names no build never
+  // breaks the site.
+  var build = FALLBACK_BUILD;
+  try {
+    var id = await cf.kvs().get(LIVE_KEY);
+    if (typeof id === 'string' && id.length === BUILD_ID_LENGTH &&
+        id.slice(0, BUILD_PREFIX.length) === BUILD_PREFIX) build = id;
+    else console.log('live pointer holds no build id; serving ' + FALLBACK_BUILD);
+  } catch (e) {
+    console.log('live pointer unreadable (' + e + '); serving ' + FALLBACK_BUILD);
   }
-  return {
-    statusCode: 301,
-    statusDescription: 'Moved Permanently',
-    headers: {
-      location: {value: prefix + (pairs.length ? '?' + pairs.join('&') : '')},
-      // An hour: long enough to spare the edge, short enough to undo a routing mistake.
-      'cache-control': {value: 'max-age=3600'}
-    }
-  };
+  request.uri = '/' + build + path;
+  return request;
 }

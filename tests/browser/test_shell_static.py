@@ -81,10 +81,16 @@ def test_staging_the_site_points_the_shell_at_fingerprinted_assets_it_contains()
     shell = build.files["index.html"].decode()
     assert build.build_id in shell
     assert config.BUILD_ID_PLACEHOLDER not in shell
-    for stem, suffix in (("app", "css"), ("app", "js")):
-        (name,) = re.findall(rf'"/(assets/{stem}\.[0-9a-f]+\.{suffix})"', shell)
+    for stem, suffix in (("app", "css"), ("app", "js"), ("favicon", "svg")):
+        # Pinned to the build (the first staging of a site: this one) so no page ever loads an
+        # asset of another build.
+        pin = re.escape(f"{config.BUILD_PIN_PREFIX}{build.build_id}/")
+        names = set(re.findall(rf'"{pin}(assets/{stem}\.[0-9a-f]+\.{suffix})"', shell))
+        assert len(names) == 1
+        (name,) = names
         assert headers.is_fingerprinted(name)
         assert name in build.files
+    assert '"/assets/' not in shell
 
 
 @pytest.mark.parametrize(
