@@ -23,7 +23,7 @@ DEFAULT_SOURCE = Path(__file__).resolve().parents[2] / "site" / "public"
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m qdn.cli", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    st = sub.add_parser("stage", help="stage site/public under staging/<build-id>/")
+    st = sub.add_parser("stage", help="stage site/public as the build builds/<build-id>/")
     st.add_argument("--source", type=Path, default=DEFAULT_SOURCE)
     st.add_argument("--bucket", default=config.BUCKET)
     args = parser.parse_args(argv)

@@ -7,9 +7,10 @@ from typing import Any
 from airflow.providers.amazon.aws.hooks.logs import AwsLogsHook
 
 from qdn import config, release_manifest
-from qdn.jobs.model import redact_token
+from qdn.jobs.model import NewJob, redact_token
 from qdn.jobs.store import AuditIncomplete, JobStore, JobStoreConflict, run_idempotency_key
 from qdn.operators.base import BucketOperator, release_params, retry_only_transient
+from qdn.plan import Action, Plan, execute, executor_for
 
 
 class UpsertJobOperator(BucketOperator):
@@ -21,20 +22,36 @@ class UpsertJobOperator(BucketOperator):
         if params.job is None:
             self.log.info("no job in this release: jobs.json left as it is")
             return {"job_ids": []}
+        job = params.job
+        plan = Plan(
+            self.task_id,
+            (
+                Action(
+                    "create_job",
+                    f"create a {job.status.value} job at {job.location} on {job.service_date} "
+                    f"({job.price} {job.currency}) in s3://{self.bucket}/{config.JOBS_KEY}, "
+                    "with an audit event",
+                    {"job": job},
+                ),
+            ),
+        )
+        results = execute(
+            plan,
+            executor_for(
+                params.dry_run, {"create_job": lambda job: self._create(context["ti"], job)}
+            ),
+        )
         if params.dry_run:
-            self.log.info(
-                "dry run: would create a %s job at %s on %s (%s %s); nothing written",
-                params.job.status.value, params.job.location, params.job.service_date,
-                params.job.price, params.job.currency,
-            )  # fmt: skip
             return {"job_ids": [], "dry_run": True}
-        ti = context["ti"]
+        return results[0]
+
+    def _create(self, ti: Any, new_job: NewJob) -> dict[str, Any]:
         key = run_idempotency_key(ti.dag_id, ti.run_id, ti.task_id, ti.map_index)
         # A lost race or a missing audit event can succeed on the next try; nothing else here can.
         with retry_only_transient("upload_job", retryable=(AuditIncomplete, JobStoreConflict)):
             logs = AwsLogsHook(aws_conn_id=self.aws_conn_id, region_name=self.region_name).conn
             store = JobStore(self.hook.get_conn(), logs, bucket=self.bucket)
-            result = store.create(params.job, idempotency_key=key)
+            result = store.create(new_job, idempotency_key=key)
             change = {
                 "job_id": result.job.id,
                 "token_hint": redact_token(result.job.token),
