@@ -9,6 +9,8 @@ import secrets
 import pytest
 from playwright.sync_api import Page, Route, expect
 
+from qdn import config
+
 pytestmark = pytest.mark.browser
 
 NOT_FOUND = "Job not found, or this tracking link is no longer valid"
@@ -167,7 +169,9 @@ def test_pages_load_nothing_from_other_origins(site, page: Page) -> None:
         page.wait_for_load_state("networkidle")
     foreign = [u for u in requested if not u.startswith(site.url + "/")]
     assert foreign == []
-    assert any(u.startswith(f"{site.url}/assets/") for u in requested)
+    # Assets come pinned to a build, so a page never loads another build's.
+    assert any(u.startswith(f"{site.url}{config.BUILD_PIN_PREFIX}build-") for u in requested)
+    assert not any(u.startswith(f"{site.url}/assets/") for u in requested)
 
 
 def test_site_links_reach_each_view_through_the_edge(site, page: Page) -> None:
