@@ -999,7 +999,7 @@ def run(work: Path, started: float) -> int:
                 + ", ".join(f"{w} {samples['change'][w].seconds:.1f} s" for w in order)
                 + "; no-op "
                 + ", ".join(f"{w} {samples['no-op'][w].seconds:.2f} s" for w in order)
-                + f"; local part {local:.2f} s",
+                + f"; local part {local:.2f} s; moto {rss_mb(running.pgids['moto']) or 0:.0f} MB",
                 flush=True,
             )
             if counted:
