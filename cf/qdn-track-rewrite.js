@@ -31,7 +31,7 @@
 
 import cf from 'cloudfront';
 
-// Each request runs this file's top level afresh, so it declares only five functions: every
+// Each request runs this file's top level afresh, so it declares only four functions: every
 // function object costs time on every request.
 
 // One table: plugins/qdn/routes.py holds the same one and tests/test_routes_agree.py proves it.
@@ -104,28 +104,30 @@ function isOriginalPathKey(key) {
   return name.length === ORIGINAL_PATH.length && name.toLowerCase() === ORIGINAL_PATH;
 }
 
-// A refusal, built only when one is needed (every object literal costs on every request).
-function notFound() {
-  return {
-    statusCode: 404,
-    statusDescription: 'Not Found',
-    headers: {'cache-control': {value: 'no-store'}}
-  };
-}
-
 async function handler(event) {
   var request = event.request;
   var uri = request.uri;
   var querystring = request.querystring || {};
   var key;
 
-  if (isPrivate(uri)) return notFound();
+  // A refusal is an object literal where it is returned: built only when one is needed.
+  if (isPrivate(uri)) {
+    return {
+      statusCode: 404,
+      statusDescription: 'Not Found',
+      headers: {'cache-control': {value: 'no-store'}}
+    };
+  }
 
-  if (uri.slice(0, PIN_PREFIX.length) === PIN_PREFIX) {
+  if (uri.startsWith(PIN_PREFIX)) {
     var pinned = uri.slice(PIN_PREFIX.length);
     var slash = pinned.indexOf('/');
-    if (slash !== BUILD_ID_LENGTH || pinned.slice(0, BUILD_PREFIX.length) !== BUILD_PREFIX) {
-      return notFound();
+    if (slash !== BUILD_ID_LENGTH || !pinned.startsWith(BUILD_PREFIX)) {
+      return {
+        statusCode: 404,
+        statusDescription: 'Not Found',
+        headers: {'cache-control': {value: 'no-store'}}
+      };
     }
     request.uri = '/' + pinned;
     return request;
@@ -173,9 +175,9 @@ async function handler(event) {
   var build = FALLBACK_BUILD;
   try {
     var id = await cf.kvs().get(LIVE_KEY);
-    if (typeof id === 'string' && id.length === BUILD_ID_LENGTH &&
-        id.slice(0, BUILD_PREFIX.length) === BUILD_PREFIX) build = id;
-    else console.log('live pointer holds no build id; serving ' + FALLBACK_BUILD);
+    if (typeof id === 'string' && id.length === BUILD_ID_LENGTH && id.startsWith(BUILD_PREFIX)) {
+      build = id;
+    } else console.log('live pointer holds no build id; serving ' + FALLBACK_BUILD);
   } catch (e) {
     console.log('live pointer unreadable (' + e + '); serving ' + FALLBACK_BUILD);
   }
