@@ -34,3 +34,10 @@ def test_compose_file_is_valid_and_complete():
     assert env["AIRFLOW__CELERY__RESULT_BACKEND"].startswith("db+postgresql+psycopg2://")
     conn = json.loads(env["AIRFLOW_CONN_AWS_DEFAULT"])
     assert conn["extra"]["service_config"]["cloudfront"]["endpoint_url"].endswith(":5601")
+    # The same services as the local stack's own connection, the key value store included.
+    from localaws import stack
+
+    local = json.loads(stack.airflow_connection(stack.StackConfig(state_dir=REPO_ROOT / ".stack")))
+    assert set(conn["extra"]["service_config"]) == set(local["extra"]["service_config"])
+    kvs = conn["extra"]["service_config"]["cloudfront-keyvaluestore"]
+    assert kvs["endpoint_url"] == stack.KVS_ENDPOINT and kvs["proxy_url"].endswith(":5601")
