@@ -80,9 +80,7 @@ def granted(policy: dict) -> set[str]:
 
 def test_pipeline_policy_grants_every_call_of_the_release():
     code = [
-        p
-        for p in (REPO_ROOT / "plugins" / "qdn").rglob("*.py")
-        if p.name not in NOT_THE_RELEASE
+        p for p in (REPO_ROOT / "plugins" / "qdn").rglob("*.py") if p.name not in NOT_THE_RELEASE
     ]
     called = actions_called(code)
     assert {

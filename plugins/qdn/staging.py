@@ -230,9 +230,7 @@ def pinned_url(build_id: str, path: str) -> str:
     return f"{config.BUILD_PIN_PREFIX}{build_id}/{path}"
 
 
-def build_site(
-    source: Path | Mapping[str, bytes], previous: BuildManifest | None = None
-) -> Build:
+def build_site(source: Path | Mapping[str, bytes], previous: BuildManifest | None = None) -> Build:
     """Fingerprint assets, pin the HTML's references to them and stamp the build id into HTML.
 
     ``previous`` (the build staged before) says where unchanged assets first appeared, so their
