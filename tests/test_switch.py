@@ -3,6 +3,7 @@ against moto and the local CloudFront's KeyValueStore over HTTP (a bucket and st
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -224,3 +225,44 @@ def test_expiry_rules_are_accepted_by_s3_and_keep_the_bucket_s_own(place):
         retention.RULE_PREFIX + "build-0123456789ab",
     }
     assert not retention.rules_differ(after, rules)
+
+
+def test_an_unreadable_store_at_the_edge_serves_the_compiled_in_fallback(released_site, tmp_path):
+    """The session's own site: the function was published with the build live then as its
+    fallback; once the pointer names another build, an edge that cannot read the store serves
+    the fallback's pages — a whole, older release — never an error page."""
+    from qdn.function_release import fallback_of
+    from qdn.smoke import BUILD_ID_RE, http_get
+    from tests.localaws.cloudfront_support import set_edge_readable
+
+    stack = released_site.stack
+    cf = stack.client("cloudfront")
+    code = cf.get_function(Name=config.FUNCTION_NAME, Stage="LIVE")["FunctionCode"].read()
+    fallback = fallback_of(code)
+    s3, kvs = stack.client("s3"), stack.client("cloudfront-keyvaluestore")
+    arn = cf.describe_key_value_store(Name=config.KVS_NAME)["KeyValueStore"]["ARN"]
+    if released_site.build_id == fallback:  # make the pointer name another build first
+        other = staging.stage(s3, _site(tmp_path, js="console.log('fallback test');")).build_id
+        plan, facts = plan_switch(
+            s3, kvs, config.BUCKET, kvs_arn=arn, run_id="fallback-test", build_id=other
+        )
+        execute(plan, ApplyExecutor(Switcher(s3, kvs, config.BUCKET, facts).handlers()))
+    live = released_site.build_id
+    assert live != fallback
+    edge = released_site.url()
+
+    def shell_build() -> str:
+        page = http_get(edge + "/book/")
+        assert page.status == 200
+        return BUILD_ID_RE.search(page.body.decode())[1]
+
+    deadline = time.monotonic() + 10  # the propagation delay, with room for a loaded machine
+    while shell_build() != live and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert shell_build() == live
+    assert set_edge_readable(stack.cloudfront_url, config.KVS_NAME, False).status == 200
+    try:
+        assert shell_build() == fallback
+    finally:
+        set_edge_readable(stack.cloudfront_url, config.KVS_NAME, True)
+    assert shell_build() == live
