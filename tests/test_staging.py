@@ -229,3 +229,27 @@ def test_staging_2000_objects_costs_the_change_not_the_site(s3, tmp_path):
     counter.reset()
     again = staging.stage(client, tmp_path / "b", bucket)
     assert again.complete_before and counter.total == 2  # its manifest, then LATEST
+
+
+def test_a_known_prefix_is_listed_page_by_page_side_by_side_and_nothing_is_missed(s3, monkeypatch):
+    client, bucket = s3
+    monkeypatch.setattr(staging, "LIST_PAGE", 3)  # small pages, so a few keys make many
+    prefix = "builds/build-0123456789ab/"
+    expected = [f"f{i:02d}.txt" for i in range(10)]
+    extra = ["f00a.txt", "f04b.txt", "f04c.txt", "f04d.txt", "zz.txt"]  # unexpected, everywhere
+    for name in expected + extra:
+        client.put_object(Bucket=bucket, Key=prefix + name, Body=name.encode())
+    plain = staging.list_prefix(client, bucket, prefix)
+    counter = RequestCounter(client)
+    side_by_side = staging.list_known_prefix(client, bucket, prefix, expected)
+    assert side_by_side.keys() == plain.keys() == set(expected + extra)
+    assert {k: v["ETag"] for k, v in side_by_side.items()} == {
+        k: v["ETag"] for k, v in plain.items()
+    }
+    # Only the pages the unexpected keys pushed over a boundary needed a second request.
+    assert counter.counts["ListObjectsV2"] <= 4 + 3
+    for name in extra:
+        client.delete_object(Bucket=bucket, Key=prefix + name)
+    counter.reset()
+    assert staging.list_known_prefix(client, bucket, prefix, expected).keys() == set(expected)
+    assert counter.counts["ListObjectsV2"] == 4  # ten keys, pages of three: as a plain listing

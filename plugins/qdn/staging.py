@@ -313,6 +313,48 @@ def list_prefix(s3: Any, bucket: str, prefix: str) -> dict[str, dict[str, Any]]:
     return found
 
 
+# S3 returns at most 1,000 keys per ListObjectsV2 page.
+LIST_PAGE = 1000
+
+
+def list_known_prefix(
+    s3: Any, bucket: str, prefix: str, expected: Iterable[str], *, workers: int = WORKERS
+) -> dict[str, dict[str, Any]]:
+    """The same listing as :func:`list_prefix`, its pages fetched side by side.
+
+    The manifest says which keys to expect, so the page boundaries are known in advance: page
+    ``i`` starts after the ``i * 1000``-th expected key (S3 lists in UTF-8 byte order, which is
+    Python's order of ``str``). Each page follows its continuation token only while it has not
+    reached the next boundary (keys nobody expected push it there), so every object under the
+    prefix is listed exactly once, in as many requests as a plain listing and in the time of about
+    one page, whatever the size of the build.
+    """
+    keys = sorted(prefix + k for k in expected)
+    bounds = [None, *keys[LIST_PAGE - 1 :: LIST_PAGE]]
+    if len(bounds) > 1 and bounds[-1] == keys[-1]:
+        bounds.pop()  # a last page that would start after the last key adds nothing new
+
+    def chunk(i: int) -> list[dict[str, Any]]:
+        start, stop = bounds[i], bounds[i + 1] if i + 1 < len(bounds) else None
+        args: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix, "MaxKeys": LIST_PAGE}
+        if start is not None:
+            args["StartAfter"] = start
+        found: list[dict[str, Any]] = []
+        while True:
+            page = s3.list_objects_v2(**args)
+            found += [o for o in page.get("Contents", []) or [] if stop is None or o["Key"] <= stop]
+            last = (page.get("Contents") or [{}])[-1].get("Key")
+            if not page.get("IsTruncated") or (
+                stop is not None and last is not None and last >= stop
+            ):
+                return found
+            args = {**args, "ContinuationToken": page["NextContinuationToken"]}
+            args.pop("StartAfter", None)
+
+    pages = parallel(chunk, range(len(bounds)), workers)
+    return {o["Key"][len(prefix) :]: o for objs in pages for o in objs}
+
+
 def listing_etag(obj: Mapping[str, Any]) -> str:
     return str(obj.get("ETag", "")).strip('"')
 

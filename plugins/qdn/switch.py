@@ -52,7 +52,7 @@ def verify_build(s3: Any, bucket: str, build_id: str) -> staging.BuildManifest:
             f"build {build_id} has no index.html in its manifest: every route serves the shell; "
             "stage the site again"
         )
-    listed = staging.list_prefix(s3, bucket, staging.build_prefix(build_id))
+    listed = staging.list_known_prefix(s3, bucket, staging.build_prefix(build_id), manifest.files)
     problems = staging.build_problems(manifest, listed)
     if problems:
         raise SwitchError(
