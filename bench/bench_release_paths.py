@@ -77,6 +77,7 @@ sys.path[:0] = [str(REPO_ROOT), str(REPO_ROOT / "plugins"), str(REPO_ROOT / "sit
 
 from localaws import stack  # noqa: E402
 from localaws.bootstrap import CACHING_OPTIMIZED, distribution_config  # noqa: E402
+from localaws.request_counter import RequestCounter  # noqa: E402
 from qdn import config, headers, staging  # noqa: E402
 from qdn.function_release import render  # noqa: E402
 from qdn.plan import ApplyExecutor, execute  # noqa: E402
@@ -278,23 +279,6 @@ def folder_bytes(root: Path) -> tuple[int, int]:
 
 
 # --- measuring --------------------------------------------------------------------------------
-
-
-class RequestCounter:
-    """Requests a boto3 client sends, by operation: ``before-send`` fires once per HTTP request."""
-
-    def __init__(self, *clients: Any) -> None:
-        self.counts: Counter[str] = Counter()
-        for client in clients:
-            client.meta.events.register("before-send", self._count)
-
-    def _count(self, event_name: str, **_: Any) -> None:
-        self.counts[event_name.split(".", 2)[-1]] += 1  # before-send.<service>.<Operation>
-
-    def take(self) -> Counter[str]:
-        """The counts so far, and a fresh start."""
-        taken, self.counts = self.counts, Counter()
-        return taken
 
 
 class MotoLog:

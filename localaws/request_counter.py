@@ -1,4 +1,8 @@
-"""Count the AWS requests a client sends, by operation, through botocore's own event hooks."""
+"""Count the AWS requests a client sends, by operation, through botocore's own event hooks.
+
+The tests hold the release to request budgets with it, and the benchmarks report the requests
+each contender made; both count the same way.
+"""
 
 from __future__ import annotations
 
@@ -24,3 +28,8 @@ class RequestCounter:
 
     def reset(self) -> None:
         self.counts.clear()
+
+    def take(self) -> Counter[str]:
+        """The counts so far, and a fresh start."""
+        taken, self.counts = self.counts, Counter()
+        return taken

@@ -9,8 +9,8 @@ from pathlib import Path
 import boto3
 import pytest
 
+from localaws.request_counter import RequestCounter
 from qdn import config, headers, staging
-from tests.request_counter import RequestCounter
 
 
 def _site(tmp_path: Path, js: str = "console.log(1);", extra: dict | None = None) -> Path:

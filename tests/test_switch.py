@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from localaws.request_counter import RequestCounter
 from qdn import config, release_manifest, retention, staging
 from qdn.live_pointer import PointerConflict, read_pointer
 from qdn.plan import ApplyExecutor, DisplayExecutor, execute
 from qdn.switch import Switcher, SwitchError, plan_switch
-from tests.request_counter import RequestCounter
 from tests.test_staging import _site, big_site
 
 
