@@ -68,9 +68,15 @@ def request_mix(seed: int = 7) -> list[dict]:
         mix.append(event("/book/", {"size": {"value": rng.choice(["10", "20", "30"])}}))
     for _ in range(5):
         mix.append(event("/dashboard/"))
-    for _ in range(25):
-        name = rng.choice(["app", "track", "book", "style"])
-        mix.append(event(f"/assets/{name}.{rng.getrandbits(32):08x}.js"))
+    # Pages load their assets from URLs pinned to a build (qdn.staging), which is what browsers
+    # ask the edge for; a few requests still name an asset the old way (bookmarks, crawlers).
+    builds = [f"build-{rng.getrandbits(48):012x}" for _ in range(3)]
+    for n in range(25):
+        name = f"{rng.choice(['app', 'track', 'book', 'style'])}.{rng.getrandbits(40):010x}.js"
+        pinned = n % 5 != 0
+        mix.append(
+            event(f"/_b/{rng.choice(builds)}/assets/{name}" if pinned else f"/assets/{name}")
+        )
     for uri in ("/data/jobs.json", "/jobs.json", "/%64ata/x", "//data/x", "/site/../data/x"):
         mix.append(event(uri))
     for _ in range(15):
