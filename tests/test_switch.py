@@ -3,6 +3,7 @@ against moto and the local CloudFront's KeyValueStore over HTTP (a bucket and st
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -227,6 +228,16 @@ def test_expiry_rules_are_accepted_by_s3_and_keep_the_bucket_s_own(place):
     assert not retention.rules_differ(after, rules)
 
 
+def switch_live(stack, build_id: str, run_id: str) -> None:
+    """Make ``build_id`` the session's live build, as a release would."""
+    s3, kvs = stack.client("s3"), stack.client("cloudfront-keyvaluestore")
+    arn = stack.client("cloudfront").describe_key_value_store(Name=config.KVS_NAME)[
+        "KeyValueStore"
+    ]["ARN"]
+    plan, facts = plan_switch(s3, kvs, config.BUCKET, kvs_arn=arn, run_id=run_id, build_id=build_id)
+    execute(plan, ApplyExecutor(Switcher(s3, kvs, config.BUCKET, facts).handlers()))
+
+
 def test_an_unreadable_store_at_the_edge_serves_the_compiled_in_fallback(released_site, tmp_path):
     """The session's own site: the function was published with the build live then as its
     fallback; once the pointer names another build, an edge that cannot read the store serves
@@ -239,14 +250,10 @@ def test_an_unreadable_store_at_the_edge_serves_the_compiled_in_fallback(release
     cf = stack.client("cloudfront")
     code = cf.get_function(Name=config.FUNCTION_NAME, Stage="LIVE")["FunctionCode"].read()
     fallback = fallback_of(code)
-    s3, kvs = stack.client("s3"), stack.client("cloudfront-keyvaluestore")
-    arn = cf.describe_key_value_store(Name=config.KVS_NAME)["KeyValueStore"]["ARN"]
-    if released_site.build_id == fallback:  # make the pointer name another build first
-        other = staging.stage(s3, _site(tmp_path, js="console.log('fallback test');")).build_id
-        plan, facts = plan_switch(
-            s3, kvs, config.BUCKET, kvs_arn=arn, run_id="fallback-test", build_id=other
-        )
-        execute(plan, ApplyExecutor(Switcher(s3, kvs, config.BUCKET, facts).handlers()))
+    before = released_site.build_id
+    if before == fallback:  # make the pointer name another build first
+        site = _site(tmp_path, js="console.log('fallback test');")
+        switch_live(stack, staging.stage(stack.client("s3"), site).build_id, "fallback-test")
     live = released_site.build_id
     assert live != fallback
     edge = released_site.url()
@@ -266,3 +273,33 @@ def test_an_unreadable_store_at_the_edge_serves_the_compiled_in_fallback(release
     finally:
         set_edge_readable(stack.cloudfront_url, config.KVS_NAME, True)
     assert shell_build() == live
+    if live != before:  # the site the later tests expect
+        switch_live(stack, before, "fallback-test-back")
+
+
+def test_the_smoke_check_loads_the_shell_s_assets_and_names_one_that_is_gone(
+    released_site, tmp_path
+):
+    from qdn.smoke import Expectation, smoke_check
+
+    stack = released_site.stack
+    s3 = stack.client("s3")
+    before = released_site.build_id
+    build = staging.stage(s3, _site(tmp_path, js="console.log('smoke assets');")).build_id
+    switch_live(stack, build, "smoke-assets")
+    expect = Expectation(build_id=build)
+    edge = released_site.url()
+    assert smoke_check(edge, expect, deadline=10).ok  # the shell and every asset it loads
+
+    manifest = staging.read_build_manifest(s3, build)
+    script = next(p for p in manifest.files if p.endswith(".js"))
+    key = staging.build_prefix(build) + script
+    marker = s3.delete_object(Bucket=config.BUCKET, Key=key)["VersionId"]
+    try:
+        report = smoke_check(released_site.url("www.quickdumpnow.com"), expect, deadline=1)
+        assert not report.ok
+        gone = re.compile(rf"{re.escape(build)}/{re.escape(script)} answered 40[34]")
+        assert any(gone.search(f) for f in report.failures), report.failures
+    finally:
+        s3.delete_object(Bucket=config.BUCKET, Key=key, VersionId=marker)  # the file is back
+        switch_live(stack, before, "smoke-assets-back")  # the site the later tests expect

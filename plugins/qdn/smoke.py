@@ -10,6 +10,7 @@ broken origin.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import time
@@ -19,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from qdn import config
+from qdn import config, headers
 from qdn.jobs.model import redact_token
 
 # A customer's browser would give up long before this; one request never holds the check longer.
@@ -32,6 +33,12 @@ MAX_BACKOFF = 15.0
 
 BUILD_ID_RE = re.compile(
     r'<meta\s+name="' + re.escape(config.BUILD_ID_META_NAME) + r'"\s+content="([^"]*)"', re.I
+)
+# The assets a page loads, by their build-pinned URLs (qdn.staging writes them so).
+PINNED_ASSET_RE = re.compile(
+    r"""(?:src|href)=["']("""
+    + re.escape(config.BUILD_PIN_PREFIX)
+    + r"""build-[0-9a-f]+/[^"']+)["']"""
 )
 
 
@@ -95,6 +102,28 @@ def _shell_problem(resp: Response, expect: Expectation, what: str) -> str | None
     return None
 
 
+def _assets_problem(
+    resp: Response, expect: Expectation, what: str, base: str, get: Callable[[str], Response]
+) -> str | None:
+    """The shell's own assets load, each holding the content its fingerprint names: a page that
+    points at an asset the edge cannot serve is a broken release even when the shell is right."""
+    problem = _shell_problem(resp, expect, what)
+    if problem:
+        return problem
+    refs = PINNED_ASSET_RE.findall(resp.body.decode("utf-8", "replace"))
+    if not refs:
+        return f"{what}: the shell loads no build-pinned asset; was it staged by the stage command?"
+    for ref in refs:
+        got = get(base + ref)
+        if got.status != 200:
+            return f"{what}: {ref} answered {got.status} ({got.cache_state()})"
+        fingerprint = headers.FINGERPRINTED.search(ref)
+        digest = hashlib.sha256(got.body).hexdigest()[: headers.FINGERPRINT_DIGITS]
+        if fingerprint and not fingerprint[0].startswith(f".{digest}."):
+            return f"{what}: {ref} holds other content (sha256 {digest}…) ({got.cache_state()})"
+    return None
+
+
 def _api_problem(resp: Response, expect: Expectation, what: str) -> str | None:
     if resp.status != 200:
         return f"{what}: expected 200 with the job, got {resp.status} ({resp.cache_state()})"
@@ -122,7 +151,9 @@ def _refused_problem(resp: Response, what: str) -> str | None:
     return f"{what}: expected 403 or 404 (private data), got {resp.status} ({resp.cache_state()})"
 
 
-def checks_for(base_url: str, expect: Expectation) -> list[tuple[str, str, Callable[..., Any]]]:
+def checks_for(
+    base_url: str, expect: Expectation, get: Callable[[str], Response] = http_get
+) -> list[tuple[str, str, Callable[..., Any]]]:
     """(label, url, judge) for every check; labels never carry a full token."""
     base = base_url.rstrip("/")
     checks: list[tuple[str, str, Callable[..., Any]]] = []
@@ -137,7 +168,10 @@ def checks_for(base_url: str, expect: Expectation) -> list[tuple[str, str, Calla
             (f"GET {api}{hint}", f"{base}{api}{expect.token}",
              lambda r, w: _api_problem(r, expect, w))
         )  # fmt: skip
-    checks.append(("GET /book/", f"{base}/book/", lambda r, w: _shell_problem(r, expect, w)))
+    checks.append(
+        ("GET /book/ and its assets", f"{base}/book/",
+         lambda r, w: _assets_problem(r, expect, w, base, get))
+    )  # fmt: skip
     for private in ("/jobs.json", "/" + config.JOBS_KEY):
         checks.append((f"GET {private}", base + private, lambda r, w: _refused_problem(r, w)))
     return checks
@@ -154,7 +188,7 @@ def smoke_check(
 ) -> SmokeReport:
     """Run every check until all pass or the deadline passes; the report says what was seen."""
     report = SmokeReport(base_url)
-    pending = checks_for(base_url, expect)
+    pending = checks_for(base_url, expect, get)
     backoff = FIRST_BACKOFF
     started = time.monotonic()
     while True:
