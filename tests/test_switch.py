@@ -229,13 +229,24 @@ def test_expiry_rules_are_accepted_by_s3_and_keep_the_bucket_s_own(place):
 
 
 def switch_live(stack, build_id: str, run_id: str) -> None:
-    """Make ``build_id`` the session's live build, as a release would."""
+    """Make ``build_id`` the session's live build, as a release would, and wait until every edge
+    serves it (the store reaches the edges after its propagation delay)."""
+    from qdn.smoke import BUILD_ID_RE, http_get
+
     s3, kvs = stack.client("s3"), stack.client("cloudfront-keyvaluestore")
     arn = stack.client("cloudfront").describe_key_value_store(Name=config.KVS_NAME)[
         "KeyValueStore"
     ]["ARN"]
     plan, facts = plan_switch(s3, kvs, config.BUCKET, kvs_arn=arn, run_id=run_id, build_id=build_id)
     execute(plan, ApplyExecutor(Switcher(s3, kvs, config.BUCKET, facts).handlers()))
+    deadline = time.monotonic() + 10  # the propagation delay, with room for a loaded machine
+    for alias in config.DISTRIBUTION_ALIASES:
+        while True:
+            body = http_get(stack.edge_url(alias) + "/book/").body.decode()
+            if BUILD_ID_RE.search(body)[1] == build_id:
+                break
+            assert time.monotonic() < deadline, f"{alias} still serves another build"
+            time.sleep(0.2)
 
 
 def test_an_unreadable_store_at_the_edge_serves_the_compiled_in_fallback(released_site, tmp_path):
