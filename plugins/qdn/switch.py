@@ -123,7 +123,8 @@ def plan_switch(
     actions: list[Action] = []
     if pointer.value == build_id:
         if not (ours and ours.build_after == build_id and ours.switched_at is None):
-            return Plan(step, checked=(facts.summary(),)), facts
+            checked = f"the pointer in {kvs_arn} already names {build_id} (ETag {pointer.etag})"
+            return Plan(step, checked=(checked,)), facts
         # This run's first attempt wrote the pointer and stopped before its bookkeeping.
         facts.build_before = ours.build_before
         facts.verified_files = ours.verified_files
