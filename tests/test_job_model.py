@@ -114,6 +114,24 @@ def test_new_job_refusals_name_the_field_and_why(changes: dict, field: str, why:
     assert why in errors[0]["msg"]
 
 
+@pytest.mark.parametrize("field", ["customer_name", "location", "city", "notes"])
+@pytest.mark.parametrize("char", ["\u0000", "\u0007", "\u001b", "\u007f", "\u0085", "\t", "\r"])
+def test_names_and_free_text_refuse_control_characters(field: str, char: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        _new(**{field: f"Mark{char}Soderblom"})
+    errors = caught.value.errors()
+    assert [e["loc"] for e in errors] == [(field,)]
+    assert f"control character U+{ord(char):04X}" in errors[0]["msg"]
+
+
+def test_a_note_keeps_its_line_breaks_and_names_keep_their_accents() -> None:
+    job = _new(notes="gate code 4411\nleave by the garage", customer_name="Zoë Ångström")
+    assert job.notes == "gate code 4411\nleave by the garage"
+    assert job.customer_name == "Zoë Ångström"
+    with pytest.raises(ValidationError, match=r"U\+000A"):
+        _new(customer_name="Mark\nSmith")  # a line break is for notes only
+
+
 def test_price_two_places_kept_exact() -> None:
     assert _job(price="0.1").price == Decimal("0.10")
     assert _job(price=Decimal("1234.5")).price == Decimal("1234.50")
@@ -372,3 +390,18 @@ def test_document_is_compact_with_one_job_per_line() -> None:
     assert [json.loads(line.rstrip(","))["id"] for line in lines[1:-1]] == [j.id for j in jobs]
     assert json.loads(raw) == json.loads(JobsDocument(jobs=jobs).model_dump_json())
     assert JobsDocument.from_json_bytes(JobsDocument().to_json_bytes()) == JobsDocument()
+
+
+def test_the_release_form_names_the_job_field_with_a_control_character() -> None:
+    from qdn.release_params import ReleaseParams, ReleaseParamsError
+
+    params = {
+        "job_customer_name": "Mark\u0000\u0007",
+        "job_location": "Soderblom Ave",
+        "job_service_date": "2025-06-10",
+        "job_price": "600.00",
+    }
+    with pytest.raises(ReleaseParamsError) as caught:
+        ReleaseParams.from_params(params)
+    assert "job_customer_name: contains the control character U+0000" in str(caught.value)
+    assert "nothing was changed" in str(caught.value)

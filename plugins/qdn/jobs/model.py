@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import unicodedata
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -183,10 +184,46 @@ Price = Annotated[
 ]
 # ISO 4217 alphabetic code; the list itself changes too often to hard-code.
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-Street = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=200)]
-ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-Notes = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)]
+
+
+def _control_characters(allowed: str = "") -> AfterValidator:
+    """Refuse control characters (Unicode Cc: NUL, BEL, ESC, DEL, C1…), but those ``allowed``.
+
+    They are invisible on a screen and in a log, break the CSV ops export and a terminal, and no
+    name, street or note ever needs one; a note may keep its line breaks.
+    """
+
+    def check(text: str) -> str:
+        for ch in text:
+            if unicodedata.category(ch) == "Cc" and ch not in allowed:
+                raise ValueError(
+                    f"contains the control character U+{ord(ch):04X}; remove it (only "
+                    + ("line breaks are" if allowed else "printable text is")
+                    + " allowed here)"
+                )
+        return text
+
+    return AfterValidator(check)
+
+
+Name = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
+    _control_characters(),
+]
+Street = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=3, max_length=200),
+    _control_characters(),
+]
+ShortText = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
+    _control_characters(),
+]
+Notes = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=500), _control_characters("\n")
+]
 Phone = Annotated[
     str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9 ().-]{7,25}$", max_length=25)
 ]
