@@ -20,11 +20,11 @@
 //    sent; every other parameter is kept as it came, repeats included. The browser keeps its
 //    URL, so the shell reads location.pathname; original_path is for the origin's logs.
 // 3. A route without its trailing slash (/track, /book, /dashboard) is redirected (301) to the
-//    slash form with its query string: one URL per view, and the invalidation paths and the
-//    shell's router only ever see the slash form.
+//    slash form with its query string: one URL per view, and the shell's router only ever sees
+//    the slash form.
 // 4. Everything else is served from the live build as it is ('/' and any path ending in '/'
-//    get index.html, as the distribution's DefaultRootObject would). Route matching is exact and case sensitive, as
-//    CloudFront paths are: /bookkeeping or /Track/x are not routes.
+//    get index.html, as the distribution's DefaultRootObject would). Route matching is exact
+//    and case sensitive, as CloudFront paths are: /bookkeeping or /Track/x are not routes.
 //
 // Query string keys and values here are as they appear on the wire (percent-encoded), as
 // CloudFront hands them to functions; original_path is therefore encodeURIComponent(uri).
