@@ -42,9 +42,7 @@ from qdn.operators.invalidate import InvalidateOperator
 from qdn.operators.jobs import UpsertJobOperator
 from qdn.operators.promote import PromoteContentOperator
 from qdn.operators.smoke import SmokeCheckOperator
-from qdn.release_params import job_status_choices
-
-OPTIONAL_TEXT = ["null", "string"]
+from qdn.release_params import job_param_specs
 
 with DAG(
     dag_id="qdn_release",
@@ -63,17 +61,8 @@ with DAG(
             **distributions_param_schema(),
             description="Distributions to invalidate and smoke-check",
         ),
-        "job_customer_name": Param(None, type=OPTIONAL_TEXT, description="Empty: no job"),
-        "job_customer_phone": Param(None, type=OPTIONAL_TEXT),
-        "job_customer_email": Param(None, type=OPTIONAL_TEXT),
-        "job_location": Param(None, type=OPTIONAL_TEXT, description="Street line"),
-        "job_city": Param(None, type=OPTIONAL_TEXT),
-        "job_postal_code": Param(None, type=OPTIONAL_TEXT),
-        "job_service_date": Param(None, type=OPTIONAL_TEXT, format="date"),
-        "job_price": Param(None, type=OPTIONAL_TEXT, description="e.g. 600.00"),
-        "job_currency": Param("USD", type="string"),
-        "job_status": Param("booked", type="string", enum=job_status_choices()),
-        "job_notes": Param(None, type=OPTIONAL_TEXT),
+        # One Param per field of the job model (qdn.release_params.job_param_specs).
+        **{name: Param(**spec) for name, spec in job_param_specs().items()},
     },
 ) as dag:
     publish_function = PublishFunctionOperator(

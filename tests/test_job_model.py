@@ -405,3 +405,14 @@ def test_the_release_form_names_the_job_field_with_a_control_character() -> None
         ReleaseParams.from_params(params)
     assert "job_customer_name: contains the control character U+0000" in str(caught.value)
     assert "nothing was changed" in str(caught.value)
+
+
+def test_the_release_form_has_one_field_per_model_field() -> None:
+    from qdn.release_params import JOB_FORM_HINTS, JOB_PREFIX, job_param_specs
+
+    specs = job_param_specs()
+    assert set(specs) == {JOB_PREFIX + name for name in NewJob.model_fields}
+    assert set(JOB_FORM_HINTS) <= set(NewJob.model_fields)  # no hint for a field that is gone
+    assert specs["job_service_date"]["format"] == "date"
+    assert specs["job_status"]["default"] == NewJob.model_fields["status"].default.value
+    assert "completed" not in specs["job_status"]["enum"]  # a new job never starts finished

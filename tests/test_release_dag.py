@@ -102,6 +102,17 @@ def test_task_graph_is_the_designs(airflow_db):
     assert dag.get_task("invalidate").deferrable is True
 
 
+def test_the_params_form_is_the_job_model_s_fields(airflow_db):
+    from qdn.jobs.model import NewJob
+    from qdn.release_params import JOB_PREFIX, job_param_specs
+
+    params = _bag().get_dag("qdn_release").params
+    job_params = {k for k in params if k.startswith(JOB_PREFIX)}
+    assert job_params == {JOB_PREFIX + f for f in NewJob.model_fields} == set(job_param_specs())
+    for name, spec in job_param_specs().items():
+        assert params.get_param(name).schema.get("format") == spec.get("format"), name
+
+
 def test_release_happy_path(release_dag, airflow_env, tmp_path):
     stack = airflow_env
     before = live_build(stack)

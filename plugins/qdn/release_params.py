@@ -9,6 +9,7 @@ other task re-reads the same validated model.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from pydantic import ValidationError
@@ -96,3 +97,35 @@ class ReleaseParams:
 
 def job_status_choices() -> list[str]:
     return [s.value for s in JobStatus if not s.is_terminal]
+
+
+# What the Params form says under a field, beyond its name; form wording only, the fields
+# themselves come from the model.
+JOB_FORM_HINTS = {
+    "customer_name": "Empty: no job",
+    "location": "Street line",
+    "price": "e.g. 600.00",
+}
+OPTIONAL_TEXT = ["null", "string"]
+
+
+def job_param_specs() -> dict[str, dict[str, Any]]:
+    """The Params form's job fields (``job_<field>`` -> ``Param`` arguments), one per field of
+    :class:`NewJob`, so a field added to the model is in the form without another edit.
+
+    Every field is optional text in the form (empty means "no job" for the defining ones);
+    the model's defaults, the date format and the status choices carry over.
+    """
+    specs: dict[str, dict[str, Any]] = {}
+    for name, info in NewJob.model_fields.items():
+        spec: dict[str, Any] = {"default": None, "type": OPTIONAL_TEXT}
+        if name == "status":
+            spec = {"default": info.default.value, "type": "string", "enum": job_status_choices()}
+        elif info.annotation is date:
+            spec["format"] = "date"
+        elif not info.is_required() and isinstance(info.default, str):
+            spec = {"default": info.default, "type": "string"}
+        if name in JOB_FORM_HINTS:
+            spec["description"] = JOB_FORM_HINTS[name]
+        specs[JOB_PREFIX + name] = spec
+    return specs
