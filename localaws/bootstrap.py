@@ -23,6 +23,7 @@ from botocore.exceptions import ClientError
 
 from qdn import config, function_cases, headers, layout_migration, release_manifest, staging
 from qdn.function_release import Publisher, plan_publish, render
+from qdn.hooks.function_calls import FunctionClient
 from qdn.jobs.model import JobsDocument
 from qdn.live_pointer import read_pointer, write_pointer
 from qdn.plan import ApplyExecutor, execute
@@ -187,36 +188,6 @@ def ensure_pointer(
     return live
 
 
-class _FunctionApi:
-    """The publish plan's calls on a plain boto3 client (the DAG uses the CloudFront hook)."""
-
-    def __init__(self, cf: Any) -> None:
-        self.cf = cf
-
-    def get_function_code(self, name: str, stage: str) -> tuple[bytes, str]:
-        got = self.cf.get_function(Name=name, Stage=stage)
-        return got["FunctionCode"].read(), got["ETag"]
-
-    def describe_function(self, name: str, stage: str) -> tuple[dict[str, Any], str]:
-        got = self.cf.describe_function(Name=name, Stage=stage)
-        return got["FunctionSummary"], got["ETag"]
-
-    def update_function(
-        self, name: str, code: bytes, function_config: dict[str, Any], if_match: str
-    ) -> str:
-        return self.cf.update_function(
-            Name=name, IfMatch=if_match, FunctionConfig=function_config, FunctionCode=code
-        )["ETag"]
-
-    def test_function(self, name: str, if_match: str, event: bytes) -> dict[str, Any]:
-        return self.cf.test_function(
-            Name=name, IfMatch=if_match, Stage="DEVELOPMENT", EventObject=event
-        )["TestResult"]
-
-    def publish_function(self, name: str, if_match: str) -> dict[str, Any]:
-        return self.cf.publish_function(Name=name, IfMatch=if_match)["FunctionSummary"]
-
-
 def ensure_function(
     cf: Any, s3: Any, report: BootstrapReport, bucket: str, source: bytes, arn: str, live: str
 ) -> str:
@@ -243,7 +214,7 @@ def ensure_function(
         described = cf.describe_function(Name=config.FUNCTION_NAME, Stage="LIVE")
         report.did(f"function {config.FUNCTION_NAME} reading {config.KVS_NAME}, published to LIVE")
     else:
-        api = _FunctionApi(cf)
+        api = FunctionClient(cf)
         associated = (
             described["FunctionSummary"]["FunctionConfig"].get("KeyValueStoreAssociations") or {}
         )
@@ -256,16 +227,9 @@ def ensure_function(
             )
             execute(plan, ApplyExecutor(Publisher(api, facts, cases).handlers()))
             report.did(f"function {config.FUNCTION_NAME}: {facts.summary()}")
-    code, _ = _FunctionApi(cf).get_function_code(config.FUNCTION_NAME, "LIVE")
-    _keep_code(s3, bucket, code)
+    code, _ = FunctionClient(cf).get_function_code(config.FUNCTION_NAME, "LIVE")
+    release_manifest.keep_function_code(s3, bucket, code)
     return described["FunctionSummary"]["FunctionMetadata"]["FunctionARN"]
-
-
-def _keep_code(s3: Any, bucket: str, code: bytes) -> None:
-    """The LIVE code by hash, so a rollback to the bootstrap's release can republish it."""
-    key = release_manifest.function_code_key(staging.sha256_hex(code))
-    if _missing(lambda: s3.head_object(Bucket=bucket, Key=key)):
-        s3.put_object(Bucket=bucket, Key=key, Body=code, ContentType="text/javascript")
 
 
 def distribution_config(alias: str, function_arn: str, bucket: str, region: str) -> dict[str, Any]:

@@ -5,22 +5,19 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import re
 import threading
 
 import pytest
 
 from localaws.airflow_local import task_result
 from localaws.demo import changed_cf, changed_site
-from qdn import config, staging
+from qdn import config, headers, staging
+from qdn.headers import FINGERPRINTED
 from qdn.release_manifest import read_history, read_manifest
-from qdn.smoke import BUILD_ID_RE, http_get
+from qdn.smoke import BUILD_ID_RE, PINNED_ASSET_RE, http_get
 from tests.test_release_dag import _bag, live_build, live_etag, run, stage_variant
 
 pytestmark = pytest.mark.airflow
-
-ASSET_REF = re.compile(r"""(?:src|href)=["'](/_b/(build-[0-9a-f]{12})/[^"']+)["']""")
-FINGERPRINT = re.compile(r"\.([0-9a-f]{10})\.[A-Za-z0-9]+$")
 
 
 @pytest.fixture
@@ -156,13 +153,14 @@ def _crawl(stack, stop: threading.Event, seen: list, problems: list) -> None:
                 text = page.body.decode("utf-8", "replace")
                 build = BUILD_ID_RE.search(text)[1]
                 seen.append((alias, build))
-                refs = ASSET_REF.findall(text)
+                refs = PINNED_ASSET_RE.findall(text)
                 if not refs:
                     problems.append(f"{alias}{path} ({build}) references no pinned asset")
-                for url, _pinned in refs:
+                for url in refs:
                     asset = http_get(base + url)
-                    digest = hashlib.sha256(asset.body).hexdigest()[:10]
-                    if asset.status != 200 or FINGERPRINT.search(url)[1] != digest:
+                    digest = hashlib.sha256(asset.body).hexdigest()[: headers.FINGERPRINT_DIGITS]
+                    named = FINGERPRINTED.search(url)[0]  # ".<10 hex>.<ext>"
+                    if asset.status != 200 or not named.startswith(f".{digest}."):
                         problems.append(
                             f"{alias}{path} of {build}: {url} -> {asset.status}, sha {digest}"
                         )

@@ -54,6 +54,7 @@ class Plan:
 
 class Executor(Protocol):
     dry_run: bool
+    log: Any
 
     def run(self, action: Action) -> Any: ...
 
@@ -96,8 +97,7 @@ def execute(plan: Plan, executor: Executor) -> list[Any]:
     """Log what the plan checked, then run its actions in order; the results, in order."""
     prefix = "dry run: " if executor.dry_run else ""
     for line in plan.checked:
-        executor_log = getattr(executor, "log", log)
-        executor_log.info("%s%s: %s", prefix, plan.step, line)
+        executor.log.info("%s%s: %s", prefix, plan.step, line)
     return [executor.run(action) for action in plan.actions]
 
 

@@ -14,16 +14,19 @@ manifest (run ids do not sort by time).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Literal, NamedTuple
 
+from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from qdn import config
+from qdn import config, headers
 from qdn.conditional_write import ConditionalWriteError, read_with_etag, update_object
+from qdn.s3_errors import is_conflict
 
 MANIFEST_SCHEMA = 2
 HISTORY_KEY = config.RELEASES_PREFIX + "HISTORY.json"
@@ -338,6 +341,25 @@ def function_code_key(sha256: str) -> str:
     if not re.fullmatch(r"[0-9a-f]{64}", sha256 or ""):
         raise ReleaseManifestError(f"{sha256!r} is not a sha256 of function code")
     return f"{FUNCTION_CODE_PREFIX}{sha256}.js"
+
+
+def keep_function_code(s3: Any, bucket: str, code: bytes) -> str:
+    """Keep ``code`` by its hash (once: a key that exists already holds these bytes), so any
+    release or rollback can republish the function it ran. Returns the key."""
+    key = function_code_key(hashlib.sha256(code).hexdigest())
+    try:
+        s3.put_object(
+            Bucket=bucket,
+            Key=key,
+            Body=code,
+            ContentType="text/javascript",
+            CacheControl=headers.PRIVATE_CACHE_CONTROL,
+            IfNoneMatch="*",
+        )
+    except ClientError as err:
+        if not is_conflict(err):
+            raise
+    return key
 
 
 def manifest_as_json(manifest: ReleaseManifest) -> dict[str, Any]:

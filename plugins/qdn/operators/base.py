@@ -26,7 +26,7 @@ from botocore.exceptions import (
 from qdn import config
 from qdn.hooks.cloudfront import CloudFrontHook
 from qdn.hooks.keyvaluestore import KeyValueStoreHook
-from qdn.live_pointer import kvs_arn
+from qdn.live_pointer import PointerState, kvs_arn, read_pointer
 from qdn.release_params import ReleaseParams, ReleaseParamsError
 
 log = logging.getLogger(__name__)
@@ -98,6 +98,12 @@ def live_store_arn(aws_conn_id: str | None, region_name: str | None = None) -> s
     """The ARN of the store that holds the live pointer, found by its name."""
     hook = CloudFrontHook(aws_conn_id=aws_conn_id, region_name=region_name)
     return kvs_arn(hook.conn, config.KVS_NAME)
+
+
+def live_pointer(aws_conn_id: str | None, region_name: str | None = None) -> PointerState:
+    """The live pointer as it is now: its store, the build it names and the store's ETag."""
+    arn = live_store_arn(aws_conn_id, region_name)
+    return read_pointer(kvs_client(aws_conn_id, region_name), arn, config.LIVE_POINTER_KEY)
 
 
 class BucketOperator(AwsBaseOperator[S3Hook]):

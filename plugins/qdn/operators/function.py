@@ -21,10 +21,10 @@ from qdn.function_release import (
     sha256_hex,
 )
 from qdn.hooks.cloudfront import CloudFrontHook
-from qdn.live_pointer import PointerError, kvs_arn, read_pointer
-from qdn.operators.base import kvs_client, release_params, retry_only_transient, s3_client
+from qdn.live_pointer import PointerError
+from qdn.operators.base import live_pointer, release_params, retry_only_transient, s3_client
 from qdn.plan import Action, Plan, execute, executor_for
-from qdn.s3_errors import is_conflict, is_missing
+from qdn.s3_errors import is_missing
 
 
 class PublishFunctionOperator(AwsBaseOperator[CloudFrontHook]):
@@ -63,10 +63,7 @@ class PublishFunctionOperator(AwsBaseOperator[CloudFrontHook]):
         with retry_only_transient(self.task_id):
             s3 = s3_client(self.aws_conn_id, self.region_name)
             try:
-                arn = kvs_arn(self.hook.conn, config.KVS_NAME)
-                live_build = read_pointer(
-                    kvs_client(self.aws_conn_id, self.region_name), arn, config.LIVE_POINTER_KEY
-                ).value
+                pointer = live_pointer(self.aws_conn_id, self.region_name)
                 code = self._rollback_code(context, s3)
                 cases = load_cases(Path(self.cf_dir))  # refuses an empty set
                 plan, facts = plan_publish(
@@ -74,12 +71,12 @@ class PublishFunctionOperator(AwsBaseOperator[CloudFrontHook]):
                     code,
                     source=None if code is not None else Path(self.code_path).read_bytes(),
                     cases=cases,
-                    live_build=live_build,
-                    kvs_arn=arn,
+                    live_build=pointer.value,
+                    kvs_arn=pointer.kvs_arn,
                     name=self.function_name,
                     step=self.task_id,
                 )
-                plan = self._with_kept_code(plan, facts, s3)
+                plan = self._with_kept_code(plan, facts)
                 publisher = Publisher(self.hook, facts, cases)
                 handlers = {**publisher.handlers(), "keep_code": lambda **a: self._keep(s3, **a)}
                 execute(plan, executor_for(params.dry_run, handlers, self.log))
@@ -112,7 +109,7 @@ class PublishFunctionOperator(AwsBaseOperator[CloudFrontHook]):
                 "is gone; roll back to another release, or restore the object from its versions"
             ) from None
 
-    def _with_kept_code(self, plan: Plan, facts: FunctionFacts, s3: Any) -> Plan:
+    def _with_kept_code(self, plan: Plan, facts: FunctionFacts) -> Plan:
         """Keep, by hash, the code LIVE runs before the publish and the code it runs after."""
         if plan.is_noop:
             return plan
@@ -143,17 +140,7 @@ class PublishFunctionOperator(AwsBaseOperator[CloudFrontHook]):
                 f"{sha256_hex(code)[:12]}, planned {sha256[:12]}); someone else published — "
                 "rerun the release"
             )
-        try:
-            s3.put_object(
-                Bucket=self.bucket,
-                Key=release_manifest.function_code_key(sha256),
-                Body=code,
-                ContentType="text/javascript",
-                IfNoneMatch="*",
-            )
-        except ClientError as err:
-            if not is_conflict(err):  # already kept, by this run's first try or an earlier run
-                raise
+        release_manifest.keep_function_code(s3, self.bucket, code)
 
     def _record(self, s3: Any, run_id: str, facts: FunctionFacts) -> None:
         release_manifest.add_section(

@@ -55,11 +55,12 @@ class PromoteContentOperator(BucketOperator):
         # A lost race on the pointer can succeed on the next try, after a fresh read.
         with retry_only_transient(self.task_id, retryable=(PointerConflict,)):
             s3 = self.hook.get_conn()
+            kvs = kvs_client(self.aws_conn_id, self.region_name)
             try:
                 build_id = self._target(ti, s3, params.build_id)
                 plan, facts = plan_switch(
                     s3,
-                    kvs_client(self.aws_conn_id, self.region_name),
+                    kvs,
                     self.bucket,
                     kvs_arn=live_store_arn(self.aws_conn_id, self.region_name),
                     run_id=context["run_id"],
@@ -69,13 +70,11 @@ class PromoteContentOperator(BucketOperator):
                     fallback_build=function.get("fallback_build"),
                     step=self.task_id,
                 )
+            except PointerConflict:
+                raise
             except (SwitchError, staging.StagingError, PointerError) as err:
-                if isinstance(err, PointerConflict):
-                    raise
                 raise AirflowFailException(str(err)) from None
-            switcher = Switcher(
-                s3, kvs_client(self.aws_conn_id, self.region_name), self.bucket, facts
-            )
+            switcher = Switcher(s3, kvs, self.bucket, facts)
             execute(plan, executor_for(params.dry_run, switcher.handlers(), self.log))
         if params.dry_run:
             self.log.info(

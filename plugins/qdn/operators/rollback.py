@@ -6,12 +6,11 @@ from typing import Any
 
 from airflow.sdk.exceptions import AirflowFailException
 
-from qdn import config, release_manifest
-from qdn.live_pointer import PointerError, read_pointer
+from qdn import release_manifest
+from qdn.live_pointer import PointerError
 from qdn.operators.base import (
     BucketOperator,
-    kvs_client,
-    live_store_arn,
+    live_pointer,
     release_params,
     retry_only_transient,
 )
@@ -32,11 +31,7 @@ class ResolveRollbackOperator(BucketOperator):
                 history = release_manifest.read_history(s3, self.bucket)
                 for line in recent(history):
                     self.log.info("on record: %s", line)
-                live = read_pointer(
-                    kvs_client(self.aws_conn_id, self.region_name),
-                    live_store_arn(self.aws_conn_id, self.region_name),
-                    config.LIVE_POINTER_KEY,
-                ).value
+                live = live_pointer(self.aws_conn_id, self.region_name).value
                 target = resolve(history, live, target_text)
                 manifest = verify_build(s3, self.bucket, target.build_id)
             except (RollbackError, SwitchError, PointerError) as err:

@@ -13,8 +13,7 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from qdn import config
 from qdn.jobs.model import redact_token
-from qdn.live_pointer import read_pointer
-from qdn.operators.base import kvs_client, live_store_arn, release_params, retry_only_transient
+from qdn.operators.base import live_pointer, release_params, retry_only_transient
 from qdn.operators.jobs_lookup import jobs_by_id
 from qdn.smoke import DEFAULT_DEADLINE, Expectation, smoke_check
 
@@ -63,11 +62,7 @@ class SmokeCheckOperator(AwsBaseOperator[S3Hook]):
             s3 = self.hook.get_conn()
             # The build the pointer names now: the release's own, or whatever is live when the
             # release promoted nothing.
-            build_id = read_pointer(
-                kvs_client(self.aws_conn_id, self.region_name),
-                live_store_arn(self.aws_conn_id, self.region_name),
-                config.LIVE_POINTER_KEY,
-            ).value
+            build_id = live_pointer(self.aws_conn_id, self.region_name).value
             found = jobs_by_id(s3, self.bucket, jobs.get("job_ids", []))
         job = found[0] if found else None
         expect = Expectation(
