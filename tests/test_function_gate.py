@@ -137,3 +137,36 @@ def test_source_without_the_fallback_line_is_refused(bootstrapped, hook, store):
     name = _function(bootstrapped, SEED)
     with pytest.raises(FunctionReleaseError, match="FALLBACK_BUILD"):
         _publish(hook, name, store, source=SOURCE.replace(b"var FALLBACK_BUILD", b"var OTHER"))
+
+
+class _Noisy:
+    """TestFunction answers whose only variation is the utilisation, as a loaded host gives."""
+
+    def __init__(self, utilisations: list[int], output: str) -> None:
+        self.utilisations = utilisations
+        self.output = output
+        self.calls = 0
+
+    def test_function(self, name: str, if_match: str, event: bytes) -> dict:
+        self.calls += 1
+        return {
+            "FunctionOutput": self.output,
+            "FunctionErrorMessage": "",
+            "ComputeUtilization": str(self.utilisations.pop(0)),
+        }
+
+
+def test_the_gate_judges_a_case_by_its_fastest_of_three_runs_and_still_refuses_a_slow_one():
+    from qdn.function_release import MAX_COMPUTE_UTILIZATION, UTILIZATION_RUNS, run_gate
+
+    case = next(c for c in CASES if c.name == "private-root-jobs")
+    output = json.dumps(case.expected_output)
+    spike = _Noisy([100, 12], output)  # one run hit by a collection, the next as usual
+    assert run_gate(spike, "f", "E1", [case], None) == (1, [])
+    assert spike.calls == 2
+    slow = _Noisy([95] * UTILIZATION_RUNS, output)
+    passed, failures = run_gate(slow, "f", "E1", [case], None)
+    assert passed == 0 and slow.calls == UTILIZATION_RUNS
+    assert failures == [
+        f"case {case.name}: compute utilisation 95 is over the limit {MAX_COMPUTE_UTILIZATION}"
+    ]

@@ -27,6 +27,10 @@ from qdn.plan import Action, Plan
 # AWS throttles a function above 100% utilisation; 70 leaves room for busier edge hosts and
 # larger real requests than the test events (AWS's own guidance for TestFunction).
 MAX_COMPUTE_UTILIZATION = 70
+# One run's utilisation is noisy (a garbage collection, a busy host land on it), on AWS and here
+# alike; a case judged too slow is run this many times in all and its fastest run counts. A truly
+# slow function is slow every time.
+UTILIZATION_RUNS = 3
 # CloudFront Functions' hard limit on code size.
 MAX_CODE_BYTES = 10 * 1024
 
@@ -127,6 +131,11 @@ def run_gate(
             live_build=live_build,
         )
         utilisation = int(result.get("ComputeUtilization") or 0)
+        for _ in range(UTILIZATION_RUNS - 1):
+            if utilisation <= MAX_COMPUTE_UTILIZATION:
+                break
+            again = api.test_function(name, etag, case.event_json.encode())
+            utilisation = min(utilisation, int(again.get("ComputeUtilization") or 0))
         if utilisation > MAX_COMPUTE_UTILIZATION:
             problems.append(
                 f"compute utilisation {utilisation} is over the limit {MAX_COMPUTE_UTILIZATION}"
