@@ -11,6 +11,7 @@ import pytest
 from qdn import config
 from qdn.function_cases import check_output, load_cases
 from qdn.function_release import (
+    UTILIZATION_RUNS,
     FunctionReleaseError,
     Publisher,
     canonical,
@@ -75,12 +76,16 @@ def test_every_case_passes_through_test_function(bootstrapped, store):
     etag = cf.describe_function(Name=name, Stage="DEVELOPMENT")["ETag"]
     assert len(CASES) >= 20
     for case in CASES:
-        result = cf.test_function(
-            Name=name,
-            IfMatch=etag,
-            Stage="DEVELOPMENT",
-            EventObject=json.dumps(case.event).encode(),
-        )["TestResult"]
+        runs = [
+            cf.test_function(
+                Name=name,
+                IfMatch=etag,
+                Stage="DEVELOPMENT",
+                EventObject=json.dumps(case.event).encode(),
+            )["TestResult"]
+            for _ in range(UTILIZATION_RUNS)
+        ]
+        result = runs[0]
         problems = check_output(
             case,
             result.get("FunctionOutput"),
@@ -88,7 +93,8 @@ def test_every_case_passes_through_test_function(bootstrapped, store):
             live_build=live,
         )
         assert problems == [], (case.name, problems)
-        assert int(result["ComputeUtilization"]) <= 70
+        # As the gate judges it: the fastest of its runs (one run's figure is noisy here).
+        assert min(int(r["ComputeUtilization"]) for r in runs) <= 70
 
 
 def test_gate_publishes_the_repo_code_once_with_the_live_build_as_fallback(
