@@ -76,6 +76,45 @@ def test_each_rule_answers_400_with_its_message(api: Api, field: str, bad: objec
     assert api.s3_requests() == []
 
 
+def _stored_bookings(api: Api) -> list[str]:
+    listed = api.s3.list_objects_v2(Bucket=api.bucket, Prefix=config.BOOKINGS_PREFIX)
+    return [o["Key"] for o in listed.get("Contents", [])]
+
+
+@pytest.mark.parametrize(
+    ("field", "bad"),
+    [
+        ("name", "Ana\u0000Lopez"),
+        ("name", "Ana\nLopez"),
+        ("email", "ana\u0007@example.com"),
+        ("address", "12 Soderblom\u001b[2J Ave"),
+        ("address", "12 Soderblom\u0085Ave"),
+        ("notes", "Gate code\u0000 1234"),
+        ("notes", "Gate code\t1234"),
+        ("notes", "Gate code\r\n1234"),
+    ],
+)
+def test_a_control_character_is_refused_with_the_fields_message_and_nothing_is_written(
+    api: Api, field: str, bad: str
+) -> None:
+    assert _post(api, _form())["statusCode"] == 201  # so "before" is not trivially empty
+    before = _stored_bookings(api)
+    api.s3_requests()
+    response = _post(api, _form(**{field: bad}))
+    assert response["statusCode"] == 400
+    assert body_of(response) == {"error": "invalid", "fields": {field: BOOKING_MESSAGES[field]}}
+    assert api.s3_requests() == []
+    assert _stored_bookings(api) == before
+
+
+def test_notes_keep_their_line_breaks(api: Api) -> None:
+    response = _post(api, _form(notes="Gate code 1234\nleft of the garage"))
+    assert response["statusCode"] == 201
+    key = f"{config.BOOKINGS_PREFIX}{body_of(response)['booking_id']}.json"
+    stored = json.loads(api.s3.get_object(Bucket=api.bucket, Key=key)["Body"].read())
+    assert stored["notes"] == "Gate code 1234\nleft of the garage"
+
+
 def test_missing_fields_all_reported(api: Api) -> None:
     response = _post(api, {})
     assert response["statusCode"] == 400

@@ -13,6 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from qdn.jobs import booking, model
 from qdn.jobs.model import (
     ALLOWED_TRANSITIONS,
     BOOKING_MESSAGES,
@@ -346,6 +347,68 @@ def test_valid_booking_is_normalized() -> None:
 )
 def test_each_booking_rule_gives_its_exact_message(field: str, bad: object) -> None:
     assert _field_errors(_booking(**{field: bad})) == {field: BOOKING_MESSAGES[field]}
+
+
+@pytest.mark.parametrize("field", ["name", "email", "address", "notes"])
+@pytest.mark.parametrize("char", ["\u0000", "\u0007", "\u001b", "\u007f", "\u0085", "\t", "\r"])
+def test_booking_text_refuses_control_characters_with_the_fields_message(
+    field: str, char: str
+) -> None:
+    value = {"email": f"ana{char}@example.com"}.get(field, f"Ana{char}Lopez Soderblom")
+    assert _field_errors(_booking(**{field: value})) == {field: BOOKING_MESSAGES[field]}
+
+
+def test_booking_notes_keep_their_line_breaks_and_only_them() -> None:
+    note = "Gate code 1234\nleft side"
+    assert _validate(_booking(notes=note)).notes == note
+    for field in ("name", "address"):
+        errors = _field_errors(_booking(**{field: "Ana\nLopez St"}))
+        assert errors == {field: BOOKING_MESSAGES[field]}
+
+
+def test_booking_limits_are_the_job_models() -> None:
+    assert booking.NAME_MAX == model.NAME_MAX_LENGTH
+    assert booking.NOTES_MAX == model.NOTES_MAX_LENGTH
+    assert booking.EMAIL_MAX == model.EMAIL_MAX_LENGTH
+    assert booking.ADDRESS_MAX == model.STREET_MAX_LENGTH
+    assert booking._EMAIL.pattern == model.EMAIL_PATTERN
+    # The form's own floor may only be stricter: a booked address is always a valid job street.
+    assert booking.ADDRESS_MIN >= model.STREET_MIN_LENGTH
+    # The messages state the numbers the rules apply.
+    address = f"{booking.ADDRESS_MIN} to {booking.ADDRESS_MAX} characters"
+    assert address in BOOKING_MESSAGES["address"]
+    assert f"under {model.NOTES_MAX_LENGTH} characters" in BOOKING_MESSAGES["notes"]
+    digits = f"{booking.PHONE_DIGITS_MIN} to {booking.PHONE_DIGITS_MAX} digits"
+    assert digits in BOOKING_MESSAGES["phone"]
+
+
+@pytest.mark.parametrize("address_length", [booking.ADDRESS_MIN, booking.ADDRESS_MAX])
+def test_a_booking_at_its_limits_makes_a_valid_job(address_length: int) -> None:
+    request = _validate(
+        _booking(
+            name="n" * booking.NAME_MAX,
+            address="a" * address_length,
+            notes="x" * (booking.NOTES_MAX - 2) + "\ny",
+        )
+    )
+    job = _new(customer_name=request.name, location=request.address, notes=request.notes)
+    assert (job.customer_name, job.location, job.notes) == (
+        request.name,
+        request.address,
+        request.notes,
+    )
+
+
+@pytest.mark.parametrize("allowed", ["", model.NOTES_ALLOWED_CONTROL])
+def test_control_character_problem_is_the_models_rule(allowed: str) -> None:
+    assert model.control_character_problem("Zoë Ångström, 12 Main St", allowed) is None
+    problem = model.control_character_problem("Mark\u0000", allowed)
+    assert problem is not None and "U+0000" in problem
+    field = "notes" if allowed else "customer_name"  # the model's field with this rule
+    with pytest.raises(ValidationError, match=re.escape(problem)):
+        _new(**{field: "Mark\u0000"})
+    newline = model.control_character_problem("a\nb", allowed)
+    assert (newline is None) == (allowed == "\n")
 
 
 def test_booking_edges_that_pass() -> None:

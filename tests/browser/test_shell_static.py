@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -122,6 +123,32 @@ def test_booking_rules_match_the_booking_api() -> None:
     digits = f"^[0-9]{{{booking.PHONE_DIGITS_MIN},{booking.PHONE_DIGITS_MAX}}}$"
     assert js_constant("PHONE_DIGITS_RE") == {"regexp": digits}
     assert js_constant("EMAIL_RE") == {"regexp": booking._EMAIL.pattern}
+
+
+def test_booking_limits_are_the_job_models() -> None:
+    # The page's numbers equal the booking API's (above), and these the job model's: one chain.
+    assert js_constant("NAME_MAX") == model.NAME_MAX_LENGTH
+    assert js_constant("ADDRESS_MAX") == model.STREET_MAX_LENGTH
+    assert js_constant("EMAIL_MAX") == model.EMAIL_MAX_LENGTH
+    assert js_constant("NOTES_MAX") == model.NOTES_MAX_LENGTH
+    assert js_constant("EMAIL_RE") == {"regexp": model.EMAIL_PATTERN}
+
+
+# Every code point, once, as one string: a pattern's matches in it are the set it refuses.
+_EVERY_CHARACTER = "".join(map(chr, range(sys.maxunicode + 1)))
+
+
+@pytest.mark.parametrize(
+    ("constant", "allowed"), [("CONTROL_RE", ""), ("NOTES_CONTROL_RE", model.NOTES_ALLOWED_CONTROL)]
+)
+def test_control_characters_refused_are_the_job_models(constant: str, allowed: str) -> None:
+    # The page's class is plain \uXXXX ranges, which Python's re reads the same way.
+    source = js_constant(constant)["regexp"]
+    refused = set(re.findall(source, _EVERY_CHARACTER))
+    expected = {
+        ch for ch in _EVERY_CHARACTER if model.control_character_problem(ch, allowed) is not None
+    }
+    assert refused == expected
 
 
 def test_token_pattern_matches_the_job_model() -> None:

@@ -15,28 +15,48 @@ from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator
 
-BOOKING_MESSAGES: dict[str, str] = {
-    "name": "Enter your name.",
-    "phone": "Enter a phone number with 7 to 15 digits.",
-    "email": "Enter a valid email address, or leave it empty.",
-    "address": "Enter the delivery address (5 to 200 characters).",
-    "service_date": "Choose a service date from today up to a year ahead.",
-    "dumpster_size": "Choose a dumpster size.",
-    "notes": "Keep notes under 500 characters.",
-}
-UNKNOWN_FIELD_MESSAGE = "This field is not part of the booking form."
+# The job's own limits (re-exported by qdn.jobs.model, which cannot be imported from here: it
+# imports this module while it loads).
+from qdn.jobs.fields import (
+    EMAIL_MAX_LENGTH,
+    EMAIL_PATTERN,
+    NAME_MAX_LENGTH,
+    NOTES_ALLOWED_CONTROL,
+    NOTES_MAX_LENGTH,
+    STREET_MAX_LENGTH,
+    control_character_problem,
+)
 
 DumpsterSize = Literal["10", "15", "20", "30"]  # cubic yards, the sizes the fleet has
 DUMPSTER_SIZES: tuple[str, ...] = get_args(DumpsterSize)
-NAME_MAX = 100
-ADDRESS_MIN, ADDRESS_MAX = 5, 200  # 5: the shortest real street line ("1 A St")
-NOTES_MAX = 500
-EMAIL_MAX = 254  # RFC 5321's limit on a forward path
-PHONE_DIGITS_MIN, PHONE_DIGITS_MAX = 7, 15  # 15: E.164's maximum; 7: the shortest local number
+# A booking becomes a job by hand, so where the form and the job agree the numbers are the job's.
+NAME_MAX = NAME_MAX_LENGTH
+NOTES_MAX = NOTES_MAX_LENGTH
+EMAIL_MAX = EMAIL_MAX_LENGTH
+# The address becomes the job's street line, so its ceiling is the street's. Its floor is the
+# form's own and stricter than the street's (STREET_MIN_LENGTH, 3), never looser, so a booked
+# address is always a valid street: a customer types a whole address, and 5 turns away a stray
+# initial or house number while the shortest real one ("1 A St") passes; a dispatcher who knows
+# the place may type a shorter street line.
+ADDRESS_MIN, ADDRESS_MAX = 5, STREET_MAX_LENGTH
+# The form counts the digits a dispatcher dials (punctuation removed), not the characters typed:
+# 15 is E.164's maximum, 7 the shortest local number.
+PHONE_DIGITS_MIN, PHONE_DIGITS_MAX = 7, 15
 BOOKING_HORIZON_DAYS = 365  # the fleet is not scheduled further out than a year
 
+BOOKING_MESSAGES: dict[str, str] = {
+    "name": "Enter your name.",
+    "phone": f"Enter a phone number with {PHONE_DIGITS_MIN} to {PHONE_DIGITS_MAX} digits.",
+    "email": "Enter a valid email address, or leave it empty.",
+    "address": f"Enter the delivery address ({ADDRESS_MIN} to {ADDRESS_MAX} characters).",
+    "service_date": "Choose a service date from today up to a year ahead.",
+    "dumpster_size": "Choose a dumpster size.",
+    "notes": f"Keep notes under {NOTES_MAX} characters.",
+}
+UNKNOWN_FIELD_MESSAGE = "This field is not part of the booking form."
+
 _PHONE_PUNCTUATION = re.compile(r"[\s.()-]")
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_EMAIL = re.compile(EMAIL_PATTERN)
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 # Base32 without padding: booking ids go into S3 keys and e-mails, so no "/" or "+".
@@ -47,6 +67,14 @@ BOOKING_ID_PATTERN = rf"^BK-[{_ID_ALPHABET}]{{{_ID_LENGTH}}}$"
 
 def _fail(field: str) -> ValueError:
     return ValueError(BOOKING_MESSAGES[field])
+
+
+def _printable(text: str, field: str, allowed: str = "") -> str:
+    """``text`` if it holds no control character (the job's rule, :mod:`qdn.jobs.fields`), else
+    the field's fixed message: the record becomes a job by hand, and a job refuses them."""
+    if control_character_problem(text, allowed):
+        raise _fail(field)
+    return text
 
 
 class _BookingFields(BaseModel):
@@ -72,7 +100,7 @@ class BookingRequest(_BookingFields):
     def _name(cls, value: Any) -> str:
         if not isinstance(value, str) or not 1 <= len(value.strip()) <= NAME_MAX:
             raise _fail("name")
-        return value.strip()
+        return _printable(value.strip(), "name")
 
     @field_validator("phone", mode="before")
     @classmethod
@@ -100,14 +128,14 @@ class BookingRequest(_BookingFields):
             return None
         if len(value) > EMAIL_MAX or not _EMAIL.match(value):
             raise _fail("email")
-        return value
+        return _printable(value, "email")
 
     @field_validator("address", mode="before")
     @classmethod
     def _address(cls, value: Any) -> str:
         if not isinstance(value, str) or not ADDRESS_MIN <= len(value.strip()) <= ADDRESS_MAX:
             raise _fail("address")
-        return value.strip()
+        return _printable(value.strip(), "address")
 
     @field_validator("service_date", mode="before")
     @classmethod
@@ -138,7 +166,7 @@ class BookingRequest(_BookingFields):
             return None
         if not isinstance(value, str) or len(value.strip()) > NOTES_MAX:
             raise _fail("notes")
-        return value.strip() or None
+        return _printable(value.strip(), "notes", NOTES_ALLOWED_CONTROL) or None
 
 
 def booking_field_errors(exc: ValidationError) -> dict[str, str]:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-import unicodedata
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -162,6 +161,24 @@ def redact_token(token: str) -> str:
 
 # --- field types ----------------------------------------------------------------------------------
 
+# The limits live in qdn.jobs.fields, below this module and the booking form (which this module
+# imports above, so it cannot import from here); they are re-exported as this module's names.
+from qdn.jobs.fields import (  # noqa: E402 (kept inside this section on purpose)
+    CURRENCY_PATTERN,
+    EMAIL_MAX_LENGTH,
+    EMAIL_PATTERN,
+    NAME_MAX_LENGTH,
+    NOTES_ALLOWED_CONTROL,
+    NOTES_MAX_LENGTH,
+    PHONE_MAX_LENGTH,
+    PHONE_PATTERN,
+    PRICE_MAX,
+    SHORT_TEXT_MAX_LENGTH,
+    STREET_MAX_LENGTH,
+    STREET_MIN_LENGTH,
+    control_character_problem,
+)
+
 
 def _utc(value: datetime) -> datetime:
     if value.tzinfo is None or value.utcoffset() is None:
@@ -175,32 +192,23 @@ def _two_places(value: Decimal) -> Decimal:
 
 
 UtcDatetime = Annotated[datetime, AfterValidator(_utc)]
-# Not negative, no fractions of a cent; the ceiling only catches a slipped keyboard (a dumpster
-# rental is hundreds of dollars, not millions).
+# Not negative, no fractions of a cent, not above PRICE_MAX.
 Price = Annotated[
     Decimal,
-    Field(ge=0, le=Decimal("1000000"), decimal_places=2, allow_inf_nan=False),
+    Field(ge=0, le=PRICE_MAX, decimal_places=2, allow_inf_nan=False),
     AfterValidator(_two_places),
 ]
-# ISO 4217 alphabetic code; the list itself changes too often to hard-code.
-Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+Currency = Annotated[str, StringConstraints(pattern=CURRENCY_PATTERN)]
 
 
 def _control_characters(allowed: str = "") -> AfterValidator:
-    """Refuse control characters (Unicode Cc: NUL, BEL, ESC, DEL, C1…), but those ``allowed``.
-
-    They are invisible on a screen and in a log, break the CSV ops export and a terminal, and no
-    name, street or note ever needs one; a note may keep its line breaks.
-    """
+    """:func:`control_character_problem` as a field validator: refuse control characters but
+    those ``allowed``, with the reason as the field's error."""
 
     def check(text: str) -> str:
-        for ch in text:
-            if unicodedata.category(ch) == "Cc" and ch not in allowed:
-                raise ValueError(
-                    f"contains the control character U+{ord(ch):04X}; remove it (only "
-                    + ("line breaks are" if allowed else "printable text is")
-                    + " allowed here)"
-                )
+        problem = control_character_problem(text, allowed)
+        if problem:
+            raise ValueError(problem)
         return text
 
     return AfterValidator(check)
@@ -208,28 +216,33 @@ def _control_characters(allowed: str = "") -> AfterValidator:
 
 Name = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=NAME_MAX_LENGTH),
     _control_characters(),
 ]
 Street = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, min_length=3, max_length=200),
+    StringConstraints(
+        strip_whitespace=True, min_length=STREET_MIN_LENGTH, max_length=STREET_MAX_LENGTH
+    ),
     _control_characters(),
 ]
 ShortText = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=SHORT_TEXT_MAX_LENGTH),
     _control_characters(),
 ]
 Notes = Annotated[
-    str, StringConstraints(strip_whitespace=True, max_length=500), _control_characters("\n")
+    str,
+    StringConstraints(strip_whitespace=True, max_length=NOTES_MAX_LENGTH),
+    _control_characters(NOTES_ALLOWED_CONTROL),
 ]
 Phone = Annotated[
-    str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9 ().-]{7,25}$", max_length=25)
+    str,
+    StringConstraints(strip_whitespace=True, pattern=PHONE_PATTERN, max_length=PHONE_MAX_LENGTH),
 ]
 Email = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254),
+    StringConstraints(strip_whitespace=True, pattern=EMAIL_PATTERN, max_length=EMAIL_MAX_LENGTH),
 ]
 
 

@@ -62,6 +62,9 @@
   var ADDRESS_MAX = 200;
   var EMAIL_MAX = 254; // the longest address SMTP can carry (RFC 5321 path limit)
   var NOTES_MAX = 500;
+  // Control characters (Unicode Cc) are refused as a job refuses them; notes keep line breaks.
+  var CONTROL_RE = /[\u0000-\u001f\u007f-\u009f]/;
+  var NOTES_CONTROL_RE = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/;
   var PHONE_DIGITS_RE = /^[0-9]{7,15}$/; // 15: the longest E.164 number; 7: shortest local one
   var PHONE_SEPARATORS_RE = /[\s\-.()]/g;
   var EMAIL_RE = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
@@ -401,20 +404,23 @@
   function validateBooking(values, today) {
     var errors = {};
     var name = str(values.name).trim();
-    if (name === "" || charCount(name) > NAME_MAX) errors.name = BOOKING_MESSAGES.name;
+    if (name === "" || charCount(name) > NAME_MAX || CONTROL_RE.test(name)) {
+      errors.name = BOOKING_MESSAGES.name;
+    }
 
     var phone = str(values.phone).replace(PHONE_SEPARATORS_RE, "");
     if (phone.charAt(0) === "+") phone = phone.slice(1);
     if (!PHONE_DIGITS_RE.test(phone)) errors.phone = BOOKING_MESSAGES.phone;
 
     var email = str(values.email).trim();
-    if (email !== "" && (charCount(email) > EMAIL_MAX || !EMAIL_RE.test(email))) {
+    var emailBad = charCount(email) > EMAIL_MAX || !EMAIL_RE.test(email) || CONTROL_RE.test(email);
+    if (email !== "" && emailBad) {
       errors.email = BOOKING_MESSAGES.email;
     }
 
     var address = str(values.address).trim();
     var addressLength = charCount(address);
-    if (addressLength < ADDRESS_MIN || addressLength > ADDRESS_MAX) {
+    if (addressLength < ADDRESS_MIN || addressLength > ADDRESS_MAX || CONTROL_RE.test(address)) {
       errors.address = BOOKING_MESSAGES.address;
     }
 
@@ -428,7 +434,10 @@
       errors.dumpster_size = BOOKING_MESSAGES.dumpster_size;
     }
 
-    if (charCount(str(values.notes).trim()) > NOTES_MAX) errors.notes = BOOKING_MESSAGES.notes;
+    var notes = str(values.notes).trim();
+    if (charCount(notes) > NOTES_MAX || NOTES_CONTROL_RE.test(notes)) {
+      errors.notes = BOOKING_MESSAGES.notes;
+    }
     return errors;
   }
 
