@@ -24,7 +24,8 @@ from botocore.exceptions import ClientError
 from qdn import config, function_cases, headers, layout_migration, release_manifest, staging
 from qdn.function_release import Publisher, plan_publish, render
 from qdn.hooks.function_calls import FunctionClient
-from qdn.jobs.model import JobsDocument
+from qdn.jobs import migration
+from qdn.jobs.export import rebuild_export
 from qdn.live_pointer import read_pointer, write_pointer
 from qdn.plan import ApplyExecutor, execute
 from qdn.routes import SHELL_KEY
@@ -123,18 +124,15 @@ def ensure_jobs_document(s3: Any, report: BootstrapReport, bucket: str) -> None:
             f"WARNING: both {config.LEGACY_JOBS_KEY} and {config.JOBS_KEY} exist; the root copy "
             "was left alone — compare them and delete the root one by hand"
         )
-    elif not has_private:
-        s3.put_object(
-            Bucket=bucket,
-            Key=config.JOBS_KEY,
-            Body=JobsDocument(schema_version=1, jobs=[]).to_json_bytes(),
-            ContentType="application/json",
-            CacheControl=headers.PRIVATE_CACHE_CONTROL,
-            IfNoneMatch="*",
-        )
-        report.did(f"empty job records at s3://{bucket}/{config.JOBS_KEY}")
+    if migration.needs_migration(s3, bucket):
+        report.did(migration.migrate(s3, bucket).summary())
+    elif _missing(lambda: s3.head_object(Bucket=bucket, Key=config.JOBS_KEY)):
+        export = rebuild_export(s3, bucket)
+        report.did(f"job records export at s3://{bucket}/{config.JOBS_KEY} ({export.jobs} jobs)")
     else:
-        report.saw(f"job records at s3://{bucket}/{config.JOBS_KEY}")
+        report.saw(
+            f"job records under s3://{bucket}/{config.JOBS_PREFIX}, export {config.JOBS_KEY}"
+        )
 
 
 def ensure_site(s3: Any, report: BootstrapReport, bucket: str, source: Path) -> str:

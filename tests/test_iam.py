@@ -113,10 +113,22 @@ def test_data_actions_are_scoped_to_the_project_s_keys():
     # Builds are immutable to the release: it reads them and deletes nothing anywhere.
     assert allows(pipeline, "s3:GetObject", arn + config.BUILDS_PREFIX + "build-0/index.html")
     assert not allows(pipeline, "s3:PutObject", arn + config.BUILDS_PREFIX + "build-0/index.html")
-    assert not any("s3:DeleteObject" in st["Action"] for st in pipeline["Statement"])
+    # It deletes nothing but a job's own pieces: never a build, a manifest or an archived job.
+    for key in (
+        config.BUILDS_PREFIX + "build-0/index.html",
+        config.RELEASES_PREFIX + "HISTORY.json",
+        config.JOB_ARCHIVE_PREFIX + "QDN-AAAAAAAAAA.json",
+        config.JOBS_KEY,
+    ):
+        assert not allows(pipeline, "s3:DeleteObject", arn + key), key
+    assert allows(pipeline, "s3:DeleteObject", arn + config.JOB_INDEX_PREFIX + "status/booked/x")
     assert not allows(pipeline, "s3:PutObject", arn + config.LATEST_KEY)
     api = iam.track_api_policy()
     assert not allows(api, "s3:PutObject", arn + config.JOBS_KEY)
+    assert not allows(api, "s3:PutObject", arn + config.JOBS_PREFIX + "QDN-AAAAAAAAAA.json")
+    assert not allows(api, "s3:DeleteObject", arn + config.JOB_TOKENS_PREFIX + "ab.json")
+    assert allows(api, "s3:GetObject", arn + config.JOB_TOKENS_PREFIX + "ab.json")
+    assert not allows(api, "s3:GetObject", arn + config.JOB_ARCHIVE_PREFIX + "QDN-AAAAAAAAAA.json")
     assert not allows(api, "s3:GetObject", arn + config.BUILDS_PREFIX + "build-0/index.html")
     stage = iam.stage_policy()
     assert allows(stage, "s3:PutObject", arn + config.BUILDS_PREFIX + "build-0/index.html")

@@ -1,10 +1,24 @@
-"""The one read-modify-write loop for small S3 documents that several writers share.
+"""The one way this project writes an S3 object that other writers may race for.
 
-S3 has no transactions, but PutObject takes ``IfNoneMatch: *`` (create only) and ``IfMatch``
-(replace only the version read). Read the object with its ETag, change it in memory, write it back
-on that condition; on 412/409 another writer got there first, so read again and redo the change.
-The change is a pure function of what was read, so running it again on the fresh document is
-always right, and nothing another writer added is ever lost.
+S3 has no transactions, but PutObject takes two conditions:
+
+- ``IfNoneMatch: *`` — create only: S3 answers 412 if the key exists. :func:`create_object` uses
+  it for everything written once (a job record, a token lookup, an idempotency claim, a build
+  manifest, kept function code, a booking): the first writer wins and a second one learns the
+  key is taken instead of overwriting it.
+- ``IfMatch: <etag>`` — replace only the version that was read: S3 answers 412 if anyone wrote
+  in between (and 409 ConditionalRequestConflict while another conditional write to the key is in
+  flight). :func:`update_object` reads with the ETag, applies a pure change to what it read and
+  writes on that condition; on a conflict it reads again and redoes the change on the newer body,
+  so nothing another writer wrote is ever lost.
+
+The bounds, once for every caller: each object has a handful of writers at most (the tasks of one
+run, two runs finishing together, an operator's status change), each round one GET and one PUT of
+tens of milliseconds. Ten rounds with full-jitter backoff (50 ms doubling, capped at 1 s, so at
+most about 5 s of waiting in all) outlast any honest contention; a writer still losing after that
+is facing a loop that rewrites the key continuously, and it stops and says so rather than hold a
+worker slot. Different keys never conflict: the job store gives every job its own object for
+exactly that reason.
 """
 
 from __future__ import annotations
@@ -12,6 +26,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -19,26 +34,34 @@ from botocore.exceptions import ClientError
 from qdn import headers
 from qdn.s3_errors import is_conflict, is_missing
 
-# Release documents have at most a handful of writers at once (the tasks of one run, or two runs
-# finishing together); ten rounds outlast any honest contention, and a writer still losing after
-# that is a bug worth failing on.
 ATTEMPTS = 10
-# Backoff between rounds: long enough for the winner's write to land, short next to a task.
-RETRY_BASE_SECONDS = 0.05
+RETRY_BASE_SECONDS = 0.05  # about one S3 round trip
 RETRY_MAX_SECONDS = 1.0
 
 
 class ConditionalWriteError(RuntimeError):
-    """The document kept changing under every attempt; the message names it."""
+    """The object kept changing under every attempt; the message names it."""
 
 
-def _backoff(attempt: int) -> None:
-    # Full jitter: concurrent losers spread out instead of colliding again in step.
-    delay = min(RETRY_MAX_SECONDS, RETRY_BASE_SECONDS * 2**attempt)
-    time.sleep(random.uniform(0, delay))  # noqa: S311 (timing jitter, not security)
+@dataclass(frozen=True)
+class Updated:
+    """What :func:`update_object` left: the body and ETag the object has now (None: absent),
+    whether this call wrote it, and how many read-write rounds it took."""
+
+    body: bytes | None
+    etag: str | None
+    written: bool
+    attempts: int
+
+
+def backoff_seconds(attempt: int) -> float:
+    """Full jitter: concurrent losers spread out instead of colliding again in step."""
+    ceiling = min(RETRY_MAX_SECONDS, RETRY_BASE_SECONDS * 2**attempt)
+    return random.uniform(0, ceiling)  # noqa: S311 (timing jitter, not security)
 
 
 def read_with_etag(s3: Any, bucket: str, key: str) -> tuple[bytes | None, str | None]:
+    """The object's body and ETag, or ``(None, None)`` when it does not exist."""
     try:
         got = s3.get_object(Bucket=bucket, Key=key)
     except ClientError as err:
@@ -46,6 +69,33 @@ def read_with_etag(s3: Any, bucket: str, key: str) -> tuple[bytes | None, str | 
             return None, None
         raise
     return got["Body"].read(), got["ETag"]
+
+
+def create_object(
+    s3: Any,
+    bucket: str,
+    key: str,
+    body: bytes,
+    *,
+    content_type: str = "application/json",
+    cache_control: str = headers.PRIVATE_CACHE_CONTROL,
+) -> str | None:
+    """Write ``key`` only if it does not exist: the new ETag, or None when it already existed
+    (then nothing was written, and the caller decides whether what is there is what it meant)."""
+    try:
+        put = s3.put_object(
+            Bucket=bucket,
+            Key=key,
+            Body=body,
+            ContentType=content_type,
+            CacheControl=cache_control,
+            IfNoneMatch="*",
+        )
+    except ClientError as err:
+        if is_conflict(err):
+            return None
+        raise
+    return put["ETag"]
 
 
 def update_object(
@@ -56,17 +106,19 @@ def update_object(
     *,
     content_type: str = "application/json",
     attempts: int = ATTEMPTS,
-) -> tuple[bytes | None, str | None]:
+    sleep: Callable[[float], None] = time.sleep,
+) -> Updated:
     """Apply ``change`` to the object's body (None: absent) until a conditional write lands.
 
-    ``change`` returns the new body, or None to leave the object as it is. Returns the body and
-    ETag the object has afterwards.
+    ``change`` must be a pure function of the body it is given (it may run once per round) and
+    returns the new body, or None to leave the object as it is; it may raise to refuse, and then
+    nothing is written.
     """
-    for attempt in range(attempts):
+    for attempt in range(1, attempts + 1):
         body, etag = read_with_etag(s3, bucket, key)
         new = change(body)
         if new is None or new == body:
-            return body, etag
+            return Updated(body, etag, written=False, attempts=attempt)
         condition = {"IfMatch": etag} if etag else {"IfNoneMatch": "*"}
         try:
             put = s3.put_object(
@@ -80,10 +132,13 @@ def update_object(
         except ClientError as err:
             if not is_conflict(err):
                 raise
-            _backoff(attempt)
+            if attempt < attempts:
+                sleep(backoff_seconds(attempt))
             continue
-        return new, put["ETag"]
+        return Updated(new, put["ETag"], written=True, attempts=attempt)
     raise ConditionalWriteError(
-        f"s3://{bucket}/{key} kept changing under {attempts} attempts to update it; another "
-        "writer is looping — find it before retrying"
+        f"s3://{bucket}/{key} changed under each of {attempts} attempts to update it (HTTP 412 "
+        "or 409 on every conditional write), so another writer is rewriting it continuously. "
+        "Nothing was written by this call; find that writer (CloudTrail or the bucket's access "
+        "logs name it), then retry — a retry is safe."
     )

@@ -42,6 +42,24 @@ LIVE_POINTER_KEY = "live"
 KEEP_RELEASES = 10
 
 DATA_PREFIX = "data/"
+# One object per job, data/jobs/<id>.json: a write touches its own job and nothing else, so
+# writers of different jobs never conflict and no cost grows with the history (docs/jobs.md).
+JOBS_PREFIX = DATA_PREFIX + "jobs/"
+# data/tokens/<sha256 of the token>.json names the job a tracking token belongs to: the track
+# API's one lookup, without the token itself ever being a key.
+JOB_TOKENS_PREFIX = DATA_PREFIX + "tokens/"
+# data/claims/<sha256 of the idempotency key>.json: the first write of a run's job, so a retry or
+# a second trigger of the same run finds it instead of minting another.
+JOB_CLAIMS_PREFIX = DATA_PREFIX + "claims/"
+# Empty objects whose keys order the jobs for the dashboard, newest first (docs/jobs.md).
+JOB_INDEX_PREFIX = DATA_PREFIX + "index/"
+# Finished jobs older than the retention move here; their tracking links stop answering.
+JOB_ARCHIVE_PREFIX = DATA_PREFIX + "archive/jobs/"
+# Half a year: long enough for every dispute or repeat booking about a job, short enough that the
+# dashboard and the exports carry only the jobs someone still asks about.
+JOB_RETENTION_DAYS = 180
+# A derived export of every job, for ops who read it with `aws s3 cp` as in the old manual
+# process; rebuilt by `python -m qdn.cli jobs export`, never written by anything else.
 JOBS_KEY = DATA_PREFIX + "jobs.json"
 # The old manual process wrote jobs.json at the bucket root; the bootstrap moves it once.
 LEGACY_JOBS_KEY = "jobs.json"

@@ -6,9 +6,11 @@ JSON, ready for ``aws iam put-role-policy --policy-document file://...``.
 
 Each statement is one job of one step; nothing grants ``*`` on a data action:
 - the release and the rollback (Airflow's ``aws_default``) read builds, write the live pointer in
-  the KeyValueStore, manifests and ``jobs.json``, set the builds' expiry rules, delete nothing,
-  and work only their own function;
-- the track API reads ``jobs.json`` and creates bookings, nothing else;
+  the KeyValueStore, manifests and job records, set the builds' expiry rules, delete no build
+  and no record (only a job's stale dashboard index entries, and an archived job's pieces), and
+  work only their own function;
+- the track API reads job records, their token lookups and the dashboard index, and creates
+  bookings, nothing else;
 - staging (ops, from a workstation or CI) lists, reads and writes only under ``builds/``.
 """
 
@@ -21,6 +23,13 @@ from typing import Any
 from qdn import config
 
 S3 = "arn:aws:s3:::"
+# What a job is made of (qdn.jobs.layout): its record, token lookup, claim and index entries.
+JOB_RECORD_PREFIXES = (
+    config.JOBS_PREFIX,
+    config.JOB_TOKENS_PREFIX,
+    config.JOB_CLAIMS_PREFIX,
+    config.JOB_INDEX_PREFIX,
+)
 
 
 def _object_arns(*prefixes: str) -> list[str]:
@@ -60,7 +69,19 @@ def pipeline_policy(account_id: str = "ACCOUNT_ID", region: str = "us-east-1") -
             _statement(
                 "RecordReleasesAndJobs",
                 ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"],
-                _object_arns(config.RELEASES_PREFIX, config.JOBS_KEY),
+                _object_arns(config.RELEASES_PREFIX, *JOB_RECORD_PREFIXES, config.JOBS_KEY),
+            ),
+            # A job's index entries of earlier statuses go when it moves on; a claim whose job id
+            # was taken is given back; an archived job leaves its record, lookup and entries.
+            _statement(
+                "TidyAndArchiveJobs",
+                ["s3:DeleteObject"],
+                _object_arns(*JOB_RECORD_PREFIXES),
+            ),
+            _statement(
+                "KeepArchivedJobs",
+                ["s3:GetObject", "s3:PutObject"],
+                _object_arns(config.JOB_ARCHIVE_PREFIX),
             ),
             # Old builds expire by lifecycle rules the release rewrites; it deletes nothing.
             _statement(
@@ -122,7 +143,18 @@ def track_api_policy() -> dict[str, Any]:
     return {
         "Version": "2012-10-17",
         "Statement": [
-            _statement("ReadJobRecords", ["s3:GetObject"], _object_arns(config.JOBS_KEY)),
+            # The export only by HEAD: its metadata says whether the migration is done.
+            _statement(
+                "ReadJobRecords",
+                ["s3:GetObject"],
+                _object_arns(*JOB_RECORD_PREFIXES, config.JOBS_KEY),
+            ),
+            _statement(
+                "ListDashboardPages",
+                ["s3:ListBucket"],
+                [f"{S3}{config.BUCKET}"],
+                Condition={"StringLike": {"s3:prefix": [config.JOB_INDEX_PREFIX + "*"]}},
+            ),
             # PutObject with IfNoneMatch: a booking never overwrites another.
             _statement("CreateBookings", ["s3:PutObject"], _object_arns(config.BOOKINGS_PREFIX)),
         ],

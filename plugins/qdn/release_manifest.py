@@ -21,12 +21,15 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Literal, NamedTuple
 
-from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from qdn import config, headers
-from qdn.conditional_write import ConditionalWriteError, read_with_etag, update_object
-from qdn.s3_errors import is_conflict
+from qdn import config
+from qdn.conditional_write import (
+    ConditionalWriteError,
+    create_object,
+    read_with_etag,
+    update_object,
+)
 
 MANIFEST_SCHEMA = 2
 HISTORY_KEY = config.RELEASES_PREFIX + "HISTORY.json"
@@ -209,11 +212,12 @@ def update_manifest(
         return draft.to_json_bytes()
 
     try:
-        body, etag = update_object(s3, bucket, key, edit)
+        updated = update_object(s3, bucket, key, edit)
     except ConditionalWriteError as err:
         raise ReleaseManifestError(str(err)) from err
-    assert body is not None and etag is not None  # edit() always creates a missing manifest
-    return StoredManifest(_parse_manifest(body, key), etag)
+    # edit() always creates a missing manifest
+    assert updated.body is not None and updated.etag is not None
+    return StoredManifest(_parse_manifest(updated.body, key), updated.etag)
 
 
 def add_section(s3: Any, bucket: str, run_id: str, name: str, value: Any) -> ReleaseManifest:
@@ -308,7 +312,7 @@ def record_switch(s3: Any, bucket: str, entry: HistoryEntry) -> History:
         return history.model_dump_json(indent=1).encode()
 
     try:
-        body, _ = update_object(s3, bucket, HISTORY_KEY, edit)
+        body = update_object(s3, bucket, HISTORY_KEY, edit).body
     except ConditionalWriteError as err:
         raise ReleaseManifestError(str(err)) from err
     return History.model_validate_json(body) if body else History()
@@ -347,18 +351,7 @@ def keep_function_code(s3: Any, bucket: str, code: bytes) -> str:
     """Keep ``code`` by its hash (once: a key that exists already holds these bytes), so any
     release or rollback can republish the function it ran. Returns the key."""
     key = function_code_key(hashlib.sha256(code).hexdigest())
-    try:
-        s3.put_object(
-            Bucket=bucket,
-            Key=key,
-            Body=code,
-            ContentType="text/javascript",
-            CacheControl=headers.PRIVATE_CACHE_CONTROL,
-            IfNoneMatch="*",
-        )
-    except ClientError as err:
-        if not is_conflict(err):
-            raise
+    create_object(s3, bucket, key, code, content_type="text/javascript")
     return key
 
 

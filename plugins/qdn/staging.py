@@ -38,7 +38,8 @@ from typing import Any, TypeVar
 from botocore.exceptions import ClientError
 
 from qdn import config, headers
-from qdn.s3_errors import is_conflict, is_missing
+from qdn.conditional_write import create_object
+from qdn.s3_errors import is_missing
 
 SHA256_META = "sha256"
 # Twelve hex digits (48 bits) keep ids short in logs while two different sites colliding is
@@ -491,19 +492,8 @@ def stage(
 
 
 def write_manifest(s3: Any, bucket: str, manifest: BuildManifest) -> None:
-    try:
-        s3.put_object(
-            Bucket=bucket,
-            Key=build_manifest_key(manifest.build_id),
-            Body=manifest.to_json_bytes(),
-            ContentType="application/json",
-            CacheControl=headers.PRIVATE_CACHE_CONTROL,
-            IfNoneMatch="*",
-        )
-    except ClientError as err:
-        # Another staging of the same content finished first: its manifest is as good as ours.
-        if not is_conflict(err):
-            raise
+    # None when another staging of the same content finished first: its manifest is as good.
+    create_object(s3, bucket, build_manifest_key(manifest.build_id), manifest.to_json_bytes())
 
 
 def _write_latest(s3: Any, bucket: str, build_id: str) -> None:

@@ -8,7 +8,7 @@ time, taken from the stored job, never from the clock of the attempt), which mak
 identical to the first one and lets :meth:`AuditLog.record` find it before writing a second copy.
 
 An event never carries the full token or the customer's contact details or address: the audit log
-is read by more people than ``jobs.json`` is.
+is read by more people than the job records are.
 """
 
 from __future__ import annotations
@@ -57,8 +57,10 @@ def recordable_problem(at: datetime, *, now: datetime) -> str | None:
 class AuditEvent:
     """One job change as the audit log records it.
 
-    ``jobs_etag`` is the ETag of the ``jobs.json`` that holds the change: the one written by the
-    change, or, when a retry records an event a crashed attempt could not, the one it was found in.
+    ``jobs_etag`` is the ETag of the job's record (``data/jobs/<id>.json``) holding the change: the
+    one written by the change, or, when a retry records an event a crashed attempt could not, the
+    one it was found in. (The name is older than the per-job records; saved Logs Insights queries
+    use it.)
     """
 
     action: Action
@@ -154,9 +156,14 @@ class AuditLog:
     def __init__(self, logs: Any, *, log_group: str = config.AUDIT_LOG_GROUP) -> None:
         self._logs = logs
         self.log_group = log_group
+        # Streams known to exist: a day's stream is created once, not asked for on every change.
+        self._streams: set[str] = set()
 
-    def record(self, event: AuditEvent) -> AuditOutcome:
+    def record(self, event: AuditEvent, *, fresh: bool = False) -> AuditOutcome:
         """Make sure exactly one event for this change exists; write it only if none does.
+
+        ``fresh`` says the caller's own write made the change just now, so no earlier attempt can
+        have logged it and the search is skipped; a retry (``fresh=False``) always searches.
 
         Known limit: CloudWatch Logs makes an event searchable a few seconds after it is put. A
         retry that followed a crash within those seconds could miss the first copy; Airflow's
@@ -164,7 +171,7 @@ class AuditLog:
         lost one.
         """
         self._ensure_stream(event.stream)
-        if self.find(event):
+        if not fresh and self.find(event):
             return AuditOutcome(self.log_group, event.stream, written=False)
         try:
             response = self._logs.put_log_events(
@@ -216,11 +223,14 @@ class AuditLog:
         return found
 
     def _ensure_stream(self, stream: str) -> None:
+        if stream in self._streams:
+            return
         try:
             self._logs.create_log_stream(logGroupName=self.log_group, logStreamName=stream)
         except ClientError as err:
             code = err.response["Error"]["Code"]
             if code == "ResourceAlreadyExistsException":
+                self._streams.add(stream)
                 return
             if code == "ResourceNotFoundException":
                 # Not created here: the bootstrap owns the group and its retention policy.
@@ -232,6 +242,7 @@ class AuditLog:
             raise AuditError(
                 f"could not create audit stream {self.log_group}/{stream}: {_describe(err)}"
             ) from err
+        self._streams.add(stream)
 
 
 def _describe(err: ClientError) -> str:

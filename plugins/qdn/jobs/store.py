@@ -1,16 +1,19 @@
-"""The job store: ``jobs.json`` in S3, changed by read-modify-write with conditional writes.
+"""Writing job records: one object per job, so a write costs the same with ten jobs or a million.
 
-S3 has no transactions, but it has ``IfMatch`` on PutObject: a write succeeds only if the object
-still has the ETag it had when it was read, otherwise S3 answers 412. Every change here is read,
-change in memory, write with ``IfMatch``; on 412 someone else wrote in between, so the store reads
-again and re-applies the change to the newer document. Two writers racing therefore both land,
-one after the other, instead of the second silently dropping the first one's job.
+A new job is written in this order, each step with :mod:`qdn.conditional_write`:
 
-Every change is idempotent by a key the caller derives from its run (see
-:func:`run_idempotency_key`): a retried task that already wrote its job finds it by the key and
-returns it, with the same id and token, instead of minting a second job. The key also identifies
-the change's audit event, so a retry after a crash between the S3 write and the audit write adds
-only the missing event.
+1. its **claim** (``IfNoneMatch: *`` on the idempotency key's hash), holding the job exactly as
+   drawn: id, token, times. Whoever writes the claim first owns the key; a retried task or a second
+   trigger of the same run reads it back and completes *that* job, never a second one;
+2. the **record** ``data/jobs/<id>.json`` (``IfNoneMatch: *``);
+3. the **token lookup**, after the record: a tracking link works from the moment its lookup exists,
+   and the record it points to is always there already;
+4. the dashboard's **index entries**, then the **audit event**.
+
+A crash anywhere leaves a claim that the retry finishes; every step is idempotent. A status
+change is one ``IfMatch`` read-modify-write of that job's record alone: writers of different jobs
+never meet, and writers of the same job are serialised by S3's conditions, each change applied to
+the newest history or refused with the model's reason.
 
 Nothing here logs or raises a full token; logs show :func:`qdn.jobs.model.redact_token`.
 """
@@ -18,10 +21,8 @@ Nothing here logs or raises a full token; logs show :func:`qdn.jobs.model.redact
 from __future__ import annotations
 
 import logging
-import random
 import re
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -29,24 +30,23 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
-from qdn import config, headers
+from qdn import config
+from qdn.conditional_write import ConditionalWriteError, create_object, update_object
+from qdn.jobs import layout
 from qdn.jobs.audit import AuditError, AuditEvent, AuditLog, AuditOutcome, recordable_problem
 from qdn.jobs.model import (
+    InvalidTransitionError,
     Job,
-    JobsDocument,
-    JobsDocumentError,
     JobStatus,
     NewJob,
     StatusChange,
     describe_validation_error,
     redact_token,
 )
-from qdn.s3_errors import error_code, is_conflict, is_missing
+from qdn.jobs.records import JobRecords, lookup_body, parse_job
+from qdn.s3_errors import is_missing
 
 __all__ = [
-    "DEFAULT_BACKOFF_BASE",
-    "DEFAULT_BACKOFF_CAP",
-    "DEFAULT_MAX_ATTEMPTS",
     "IDEMPOTENCY_KEY_PATTERN",
     "AuditIncomplete",
     "IdempotencyKeyReused",
@@ -55,43 +55,20 @@ __all__ = [
     "JobStore",
     "JobStoreConflict",
     "JobStoreError",
-    "JobsDocumentInvalid",
-    "JobsDocumentMissing",
     "UpsertResult",
     "run_idempotency_key",
 ]
 
 log = logging.getLogger(__name__)
 
-# Ten read-modify-write attempts. The writers of jobs.json are the release runs' upload tasks and
-# an operator's status changes: a handful at once, each attempt one GET and one PUT (tens of ms).
-# Writers that all read the same ETag and then write at once needed at most 4 attempts with eight
-# of them and at most 6 with sixteen (measured against the local moto server; the tests race
-# eight). A writer that loses ten times in a row is facing something that rewrites the file
-# continuously; looping on would hold a worker slot forever, so it stops and says so, and the
-# task's own retry (minutes later) is the next attempt.
-DEFAULT_MAX_ATTEMPTS = 10
-# Exponential backoff with full jitter (each wait uniform in [0, min(cap, base * 2**n)]): the
-# jitter spreads writers that collided so they do not collide again in lockstep. 50 ms is about one
-# round trip; the 2 s cap keeps the worst case of all attempts near ten seconds.
-DEFAULT_BACKOFF_BASE = 0.05
-DEFAULT_BACKOFF_CAP = 2.0
-
 # Airflow's run ids and dag/task ids use these characters (its default allowed_run_id_pattern is
 # [A-Za-z0-9_.~:+-]); "/" joins them. No quotes, spaces or "*": the key is searched for as a
 # quoted term in CloudWatch Logs. 200 characters leave room in a 500-character history note.
 IDEMPOTENCY_KEY_PATTERN = re.compile(r"^[A-Za-z0-9_.~:+/@=-]{1,200}$")
 
-
-def _document_missing(err: ClientError) -> bool:
-    """No jobs.json, or no bucket at all: both are fixed by the bootstrap."""
-    return is_missing(err) or error_code(err) == "NoSuchBucket"
-
-
-_BOOTSTRAP_HINT = (
-    "run the bootstrap (`python -m localaws bootstrap` on the local stack) to create the empty job "
-    "records, or move the legacy root jobs.json into place"
-)
+# A fresh id clashes with an existing job with odds of one in 2**50 per job; three draws make a
+# clash harmless without ever looping.
+_ID_DRAWS = 3
 
 
 class JobStoreError(Exception):
@@ -102,20 +79,12 @@ class InvalidJobInput(JobStoreError, ValueError):
     """The job, status, note, key or time given does not validate; nothing was read or written."""
 
 
-class JobsDocumentMissing(JobStoreError):
-    """``jobs.json`` (or its bucket) does not exist."""
-
-
-class JobsDocumentInvalid(JobStoreError, JobsDocumentError):
-    """``jobs.json`` exists but does not validate; it is never rewritten by the store."""
-
-
 class JobStoreConflict(JobStoreError):
-    """Every attempt lost the race to another writer; nothing was written."""
+    """Every attempt lost the race to another writer of the same job; nothing was written."""
 
 
 class JobNotFound(JobStoreError, LookupError):
-    """No job with that id."""
+    """No job with that id (or it was archived)."""
 
 
 class IdempotencyKeyReused(JobStoreError, ValueError):
@@ -131,8 +100,8 @@ class UpsertResult:
     """What a change did.
 
     ``created`` is True when this call wrote the change, False when an earlier call with the same
-    idempotency key already had (then nothing was written). ``attempts`` counts read-modify-write
-    rounds; ``etag`` is the ETag of ``jobs.json`` holding the change.
+    idempotency key already had (then only missing pieces were written). ``attempts`` counts the
+    conditional-write rounds; ``etag`` is the ETag of the job's record holding the change.
     """
 
     job: Job
@@ -149,18 +118,8 @@ def run_idempotency_key(dag_id: str, run_id: str, task_id: str, map_index: int =
     return _checked_key("/".join(parts))
 
 
-@dataclass(frozen=True)
-class _Step:
-    """One attempt's plan: the job after the change, and the document to write (None: done)."""
-
-    job: Job
-    document: JobsDocument | None
-    change: StatusChange
-    previous: JobStatus | None = None
-
-
 class JobStore:
-    """``jobs.json`` in one bucket; writes need a CloudWatch Logs client for the audit trail."""
+    """The job records of one bucket; writes need a CloudWatch Logs client for the audit trail."""
 
     def __init__(
         self,
@@ -168,66 +127,29 @@ class JobStore:
         logs: Any = None,
         *,
         bucket: str = config.BUCKET,
-        key: str = config.JOBS_KEY,
         log_group: str = config.AUDIT_LOG_GROUP,
-        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
-        backoff_base: float = DEFAULT_BACKOFF_BASE,
-        backoff_cap: float = DEFAULT_BACKOFF_CAP,
-        sleep: Callable[[float], None] = time.sleep,
-        rng: random.Random | None = None,
     ) -> None:
-        if max_attempts < 1:
-            raise ValueError(f"max_attempts must be at least 1, got {max_attempts}")
-        if backoff_base < 0 or backoff_cap < backoff_base:
-            raise ValueError(
-                f"backoff needs 0 <= base <= cap, got base={backoff_base} cap={backoff_cap}"
-            )
         self._s3 = s3
         self._audit = AuditLog(logs, log_group=log_group) if logs is not None else None
         self.bucket = bucket
-        self.key = key
-        self.max_attempts = max_attempts
-        self.backoff_base = backoff_base
-        self.backoff_cap = backoff_cap
-        self._sleep = sleep
-        # Jitter is not a secret, but SystemRandom needs no seeding and is safe across threads.
-        self._rng = rng or random.SystemRandom()
+        self.records = JobRecords(s3, bucket)
 
-    @property
-    def url(self) -> str:
-        return f"s3://{self.bucket}/{self.key}"
+    def url(self, job_id: str) -> str:
+        return f"s3://{self.bucket}/{layout.job_key(job_id)}"
 
     # --- reading --------------------------------------------------------------------------------
 
-    def read(self) -> tuple[JobsDocument, str]:
-        """The document and its ETag; a missing or invalid document is an error, never replaced."""
-        try:
-            response = self._s3.get_object(Bucket=self.bucket, Key=self.key)
-        except ClientError as err:
-            if _document_missing(err):
-                raise JobsDocumentMissing(
-                    f"{self.url} does not exist ({error_code(err)}); {_BOOTSTRAP_HINT}"
-                ) from err
-            raise
-        body = response["Body"].read()
-        etag = response["ETag"]
-        try:
-            document = JobsDocument.from_json_bytes(body)
-        except JobsDocumentError as err:
-            version = response.get("VersionId", "unversioned")
-            raise JobsDocumentInvalid(
-                f"{self.url} (ETag {etag}, version {version}) cannot be used; {err}\n"
-                "Nothing was written. Fix the named fields, or restore the last good version "
-                "(the bucket is versioned), then retry."
-            ) from None
-        return document, etag
+    def get(self, job_id: str) -> Job:
+        job = self.records.get(job_id)
+        if job is None:
+            raise JobNotFound(f"no job {job_id} at {self.url(job_id)} (never created, or archived)")
+        return job
 
     def find(self, token: str) -> Job | None:
-        """The job a tracking token belongs to, as the track API would find it."""
-        document, _ = self.read()
-        return document.find_by_token(token)
+        """The job a tracking token belongs to, as the track API finds it."""
+        return self.records.find_by_token(token)
 
-    # --- changing -------------------------------------------------------------------------------
+    # --- creating -------------------------------------------------------------------------------
 
     def create(
         self,
@@ -236,58 +158,82 @@ class JobStore:
         idempotency_key: str,
         now: datetime | None = None,
     ) -> UpsertResult:
-        """Add a job, or return the one an earlier call with this key already added.
+        """Add a job, or complete and return the one an earlier call with this key began.
 
-        Everything given is validated before S3 is touched. The id and token are generated once
-        per call and kept across 412 retries, so the job written is the job this call returns.
+        Everything given is validated before S3 is touched.
         """
         new = _validated_new_job(new)
         key = _checked_key(idempotency_key)
         at = _aware(now)
         audit = self._writable("add a job")
-        candidate = Job.create(new, now=at, idempotency_key=key)
-
-        def change(document: JobsDocument) -> _Step:
-            nonlocal candidate
-            existing = document.find_by_idempotency_key(key)
-            if existing is not None:
-                _same_request_or_refuse(existing, new, key)
-                return _Step(existing, None, existing.history[0])
-            # 50 random bits of id and 192 of token make a clash practically impossible, but
-            # with_job replaces a job with the same id, so a clash must never reach it.
-            while (
-                document.find_by_id(candidate.id) is not None
-                or document.find_by_token(candidate.token) is not None
-            ):
-                candidate = Job.create(new, now=at, idempotency_key=key)
-            return _Step(candidate, document.with_job(candidate), candidate.history[0])
-
-        step, attempts, etag = self._apply(f"create job for key {key}", change)
-        event = AuditEvent.created(step.job, idempotency_key=key, jobs_etag=etag)
-        outcome = self._record(audit, event, step.job, etag)
-        hint = redact_token(step.job.token)
-        if step.document is not None:
-            log.info(
-                "created job %s (token %s) in %s etag %s after %s; %s",
-                step.job.id,
-                hint,
-                self.url,
-                etag,
-                _attempts(attempts),
-                outcome.describe(),
+        claim = layout.claim_key(key)
+        for _ in range(_ID_DRAWS):
+            candidate = Job.create(new, now=at, idempotency_key=key)
+            claimed = create_object(self._s3, self.bucket, claim, _job_bytes(candidate))
+            if claimed is None:
+                candidate = self._claimed(claim)
+                _same_request_or_refuse(candidate, new, key)
+                found = self.records.get_with_etag(candidate.id)
+                if found is not None:
+                    (job, etag), created = found, False
+                    break
+                if self._archived(candidate.id):
+                    raise JobNotFound(
+                        f"idempotency key {key} created job {candidate.id} long ago, and it has "
+                        "been archived since; nothing was written"
+                    )
+            etag = create_object(
+                self._s3, self.bucket, layout.job_key(candidate.id), _job_bytes(candidate)
             )
+            if etag is not None:
+                job, created = candidate, claimed is not None
+                break
+            found = self.records.get_with_etag(candidate.id)
+            if found is not None and found[0].idempotency_key == key:
+                # Another attempt with this key completed the same claim a moment ago.
+                (job, etag), created = found, False
+                break
+            if claimed is None or found is None:
+                raise JobStoreConflict(
+                    f"job {candidate.id} of idempotency key {key} changed while it was being "
+                    "completed; nothing more was written. Retry: the retry finds it."
+                )
+            # Another key's job already has this id: give the claim back and draw again.
+            self._s3.delete_object(Bucket=self.bucket, Key=claim)
+        else:
+            raise JobStoreError(f"could not draw a free job id in {_ID_DRAWS} tries; retry")
+        create_object(self._s3, self.bucket, layout.token_key(job.token), lookup_body(job.id))
+        self._index(job)
+        event = AuditEvent.created(job, idempotency_key=key, jobs_etag=etag)
+        outcome = self._record(audit, event, job, etag, fresh=created)
+        hint = redact_token(job.token)
+        if created:
+            log.info(
+                "created job %s (token %s) at %s etag %s; %s",
+                job.id, hint, self.url(job.id), etag, outcome.describe(),
+            )  # fmt: skip
         else:
             log.info(
-                "job %s (token %s) already in %s etag %s for idempotency key %s, nothing "
-                "written; %s",
-                step.job.id,
-                hint,
-                self.url,
-                etag,
-                key,
-                outcome.describe(),
-            )
-        return UpsertResult(step.job, step.document is not None, attempts, etag)
+                "job %s (token %s) already created for idempotency key %s at %s etag %s, "
+                "missing pieces completed; %s",
+                job.id, hint, key, self.url(job.id), etag, outcome.describe(),
+            )  # fmt: skip
+        return UpsertResult(job, created, 1, etag)
+
+    def _archived(self, job_id: str) -> bool:
+        try:
+            self._s3.head_object(Bucket=self.bucket, Key=layout.archive_key(job_id))
+        except ClientError as err:
+            if is_missing(err):
+                return False
+            raise
+        return True
+
+    def _claimed(self, claim: str) -> Job:
+        got = self._s3.get_object(Bucket=self.bucket, Key=claim)
+        return parse_job(got["Body"].read(), claim)
+
+    # --- changing -------------------------------------------------------------------------------
 
     def update_status(
         self,
@@ -311,11 +257,16 @@ class JobStore:
         text = f"{note.strip()} {marker}" if note and note.strip() else marker
         _check_note(target, text, at or datetime.now(UTC), marker)
         audit = self._writable("change a job's status")
+        record = layout.job_key(job_id)
+        outcome: dict[str, Any] = {}
 
-        def change(document: JobsDocument) -> _Step:
-            job = document.find_by_id(job_id)
-            if job is None:
-                raise JobNotFound(f"no job {job_id} in {self.url}; nothing was written")
+        def change(body: bytes | None) -> bytes | None:
+            if body is None:
+                raise JobNotFound(
+                    f"no job {job_id} at {self.url(job_id)} (never created, or archived); "
+                    "nothing was written"
+                )
+            job = parse_job(body, record)
             done = _change_made_by(job, marker)
             if done is not None:
                 if done.status != target:
@@ -324,105 +275,62 @@ class JobStore:
                         f"{done.status.value}, not {target.value}; nothing was written. A retry "
                         "repeats the same change; a different change needs a new key."
                     )
-                return _Step(job, None, done)
+                outcome.update(job=job, change=done, previous=None)
+                return None
             # Without an explicit time, never before the job's last change: a writer whose clock
             # is a little behind the one that wrote last must not be refused for it.
             when = at if at is not None else max(datetime.now(UTC), job.updated_at)
             changed = job.transition(target, at=when, note=text)
-            return _Step(changed, document.with_job(changed), changed.history[-1], job.status)
+            outcome.update(job=changed, change=changed.history[-1], previous=job.status)
+            return _job_bytes(changed)
 
-        step, attempts, etag = self._apply(f"move job {job_id} to {target.value}", change)
+        try:
+            updated = update_object(self._s3, self.bucket, record, change)
+        except ConditionalWriteError as err:
+            raise JobStoreConflict(
+                f"gave up moving job {job_id} to {target.value}: {err}"
+            ) from None
+        except InvalidTransitionError as err:
+            raise InvalidTransitionError(f"{err}; nothing was written") from None
+        job: Job = outcome["job"]
+        etag = updated.etag or ""
+        self._index(job)
         event = AuditEvent.status_changed(
-            step.job,
-            status=step.change.status,
-            at=step.change.at,
-            idempotency_key=key,
-            jobs_etag=etag,
-        )
-        outcome = self._record(audit, event, step.job, etag)
-        hint = redact_token(step.job.token)
-        if step.document is not None:
-            assert step.previous is not None
+            job, status=outcome["change"].status, at=outcome["change"].at,
+            idempotency_key=key, jobs_etag=etag,
+        )  # fmt: skip
+        recorded = self._record(audit, event, job, etag, fresh=updated.written)
+        hint = redact_token(job.token)
+        if updated.written:
             log.info(
-                "job %s (token %s) %s -> %s in %s etag %s after %s; %s",
-                step.job.id,
-                hint,
-                step.previous.value,
-                target.value,
-                self.url,
-                etag,
-                _attempts(attempts),
-                outcome.describe(),
-            )
+                "job %s (token %s) %s -> %s at %s etag %s after %s; %s",
+                job.id, hint, outcome["previous"].value, target.value, self.url(job.id), etag,
+                _attempts(updated.attempts), recorded.describe(),
+            )  # fmt: skip
         else:
             log.info(
-                "job %s (token %s) already moved to %s by idempotency key %s in %s etag %s, "
+                "job %s (token %s) already moved to %s by idempotency key %s at %s etag %s, "
                 "nothing written; %s",
-                step.job.id,
-                hint,
-                target.value,
-                key,
-                self.url,
-                etag,
-                outcome.describe(),
-            )
-        return UpsertResult(step.job, step.document is not None, attempts, etag)
+                job.id, hint, target.value, key, self.url(job.id), etag, recorded.describe(),
+            )  # fmt: skip
+        return UpsertResult(job, updated.written, updated.attempts, etag)
 
-    # --- the loop -------------------------------------------------------------------------------
+    # --- the dashboard's index ------------------------------------------------------------------
 
-    def _apply(self, what: str, change: Callable[[JobsDocument], _Step]) -> tuple[_Step, int, str]:
-        for attempt in range(1, self.max_attempts + 1):
-            document, etag = self.read()
-            step = change(document)
-            if step.document is None:
-                return step, attempt, etag
-            written = self._put_if_match(step.document, etag)
-            if written is not None:
-                return step, attempt, written
-            if attempt < self.max_attempts:
-                delay = self._backoff(attempt)
-                log.info(
-                    "%s: %s changed since it was read (attempt %d of %d); reading again in %.2f s",
-                    what,
-                    self.url,
-                    attempt,
-                    self.max_attempts,
-                    delay,
-                )
-                self._sleep(delay)
-        raise JobStoreConflict(
-            f"gave up trying to {what}: {self.url} changed under each of {self.max_attempts} "
-            "attempts (HTTP 412 on every IfMatch write), so another writer is rewriting it "
-            "continuously. Nothing was written by this call. Find that writer (CloudTrail or S3 "
-            "server access logs show who writes the key), then retry the task; a retry with the "
-            "same idempotency key is safe."
-        )
+    def _index(self, job: Job) -> None:
+        """Give ``job`` the index entries of its current state and drop its earlier statuses'.
 
-    def _put_if_match(self, document: JobsDocument, etag: str) -> str | None:
-        """Write if ``jobs.json`` still has ``etag``: the new ETag, or None when it lost a race."""
-        try:
-            response = self._s3.put_object(
+        Idempotent, so a retry repairs what a crash left half done; the dashboard checks each
+        entry against the record, so a stale entry is never shown, only skipped.
+        """
+        entries = layout.index_entries(job)
+        for key in entries.present:
+            self._s3.put_object(Bucket=self.bucket, Key=key, Body=b"")
+        if entries.stale:
+            self._s3.delete_objects(
                 Bucket=self.bucket,
-                Key=self.key,
-                Body=document.to_json_bytes(),
-                IfMatch=etag,
-                ContentType="application/json",
-                CacheControl=headers.PRIVATE_CACHE_CONTROL,
+                Delete={"Objects": [{"Key": key} for key in entries.stale], "Quiet": True},
             )
-        except ClientError as err:
-            if is_conflict(err):
-                return None
-            if _document_missing(err):
-                raise JobsDocumentMissing(
-                    f"{self.url} disappeared while it was being changed "
-                    f"({error_code(err)}); nothing was written. Restore it from its versions "
-                    f"or {_BOOTSTRAP_HINT}, then retry."
-                ) from err
-            raise
-        return response["ETag"]
-
-    def _backoff(self, attempt: int) -> float:
-        return self._rng.uniform(0, min(self.backoff_cap, self.backoff_base * 2 ** (attempt - 1)))
 
     # --- audit ----------------------------------------------------------------------------------
 
@@ -434,16 +342,22 @@ class JobStore:
             )
         return self._audit
 
-    def _record(self, audit: AuditLog, event: AuditEvent, job: Job, etag: str) -> AuditOutcome:
+    def _record(
+        self, audit: AuditLog, event: AuditEvent, job: Job, etag: str, *, fresh: bool
+    ) -> AuditOutcome:
         try:
-            return audit.record(event)
+            return audit.record(event, fresh=fresh)
         except (AuditError, BotoCoreError, ClientError) as err:
             raise AuditIncomplete(
-                f"job {job.id} (token {redact_token(job.token)}) is saved in {self.url} (ETag "
-                f"{etag}) but its {event.action} audit event could not be recorded: {err}. Retry "
-                "the task with the same idempotency key: the retry finds the saved change and "
-                "writes only the missing audit event."
+                f"job {job.id} (token {redact_token(job.token)}) is saved at {self.url(job.id)} "
+                f"(ETag {etag}) but its {event.action} audit event could not be recorded: {err}. "
+                "Retry the task with the same idempotency key: the retry finds the saved change "
+                "and writes only the missing audit event."
             ) from err
+
+
+def _job_bytes(job: Job) -> bytes:
+    return job.model_dump_json().encode("utf-8")
 
 
 # --- validation before any call ----------------------------------------------------------------
@@ -516,21 +430,27 @@ def _change_made_by(job: Job, marker: str) -> StatusChange | None:
     return None
 
 
+def new_job_fields(job: Job) -> dict[str, Any]:
+    """The :class:`NewJob` fields a stored job was created from: the one mapping between the two
+    shapes (a field added to NewJob and Job is added here, and a test checks none is missed)."""
+    return {
+        "customer_name": job.customer.name,
+        "customer_phone": job.customer.phone,
+        "customer_email": job.customer.email,
+        "location": job.location.street,
+        "city": job.location.city,
+        "postal_code": job.location.postal_code,
+        "service_date": job.service_date,
+        "price": job.price,
+        "currency": job.currency,
+        "status": job.history[0].status,
+        "notes": job.notes,
+    }
+
+
 def _same_request_or_refuse(existing: Job, new: NewJob, key: str) -> None:
     """A retry sends the same job; the same key with different details is a mistake, not a retry."""
-    stored = {
-        "customer_name": existing.customer.name,
-        "customer_phone": existing.customer.phone,
-        "customer_email": existing.customer.email,
-        "location": existing.location.street,
-        "city": existing.location.city,
-        "postal_code": existing.location.postal_code,
-        "service_date": existing.service_date,
-        "price": existing.price,
-        "currency": existing.currency,
-        "status": existing.history[0].status,
-        "notes": existing.notes,
-    }
+    stored = new_job_fields(existing)
     different = [name for name, value in stored.items() if getattr(new, name) != value]
     if different:
         # Field names only: the values are customer data.

@@ -1,4 +1,4 @@
-"""Write the release's customer job into ``jobs.json``, exactly once per run."""
+"""Write the release's customer job as its own record, exactly once per run."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any
 from airflow.providers.amazon.aws.hooks.logs import AwsLogsHook
 
 from qdn import config, release_manifest
+from qdn.jobs import layout
 from qdn.jobs.model import NewJob, redact_token
 from qdn.jobs.store import AuditIncomplete, JobStore, JobStoreConflict, run_idempotency_key
 from qdn.operators.base import BucketOperator, release_params, retry_only_transient
@@ -20,7 +21,7 @@ class UpsertJobOperator(BucketOperator):
     def execute(self, context: Any) -> dict[str, Any]:
         params = release_params(context)
         if params.job is None:
-            self.log.info("no job in this release: jobs.json left as it is")
+            self.log.info("no job in this release: no job record written")
             return {"job_ids": []}
         job = params.job
         plan = Plan(
@@ -29,8 +30,8 @@ class UpsertJobOperator(BucketOperator):
                 Action(
                     "create_job",
                     f"create a {job.status.value} job at {job.location} on {job.service_date} "
-                    f"({job.price} {job.currency}) in s3://{self.bucket}/{config.JOBS_KEY}, "
-                    "with an audit event",
+                    f"({job.price} {job.currency}) as s3://{self.bucket}/{config.JOBS_PREFIX}"
+                    "<id>.json, with its token lookup, index entries and an audit event",
                     {"job": job},
                 ),
             ),
@@ -63,9 +64,9 @@ class UpsertJobOperator(BucketOperator):
         job = result.job
         verb = "created" if result.created else "found (already written by this run)"
         self.log.info(
-            "%s job %s (token %s, %s, %s) in s3://%s/%s, ETag %s",
+            "%s job %s (token %s, %s, %s) at s3://%s/%s, ETag %s",
             verb, job.id, redact_token(job.token), job.status.value, job.service_date,
-            self.bucket, config.JOBS_KEY, result.etag,
+            self.bucket, layout.job_key(job.id), result.etag,
         )  # fmt: skip
         return {
             "job_ids": [job.id],

@@ -1,27 +1,29 @@
-"""The job records as the API sees them: one conditional S3 GET per lookup, parsed once per ETag.
+"""The job records as the API sees them: a token or a page costs a bounded number of S3 requests.
 
-A warm handler keeps the last parsed, indexed ``jobs.json`` with its ETag and asks S3 only "has
-it changed?" (``IfNoneMatch``). S3 answers 304 with no body almost always, so a lookup costs one
-small round trip and a dict lookup, however many jobs there are; a new ETag is downloaded and
-parsed once. Asking every time (instead of trusting the copy for some seconds) means a job the
-release has just written is visible on the very next request, which the release's smoke check and
-the customer both depend on.
+A track lookup reads the token's lookup object (once per process: the mapping never changes) and
+the job's record, the record again with ``IfNoneMatch`` on its ETag when it was read before: a warm
+lookup is one request answered 304, a cold one two, however many jobs exist.
+
+Until the bucket's ``data/jobs.json`` has been migrated (``python -m qdn.cli jobs migrate``, run by
+the bootstrap), the jobs in it have no records yet; a token not found in the records is then looked
+for in that legacy document, so no existing job goes missing while a deployment is half done. Once
+``data/jobs.json`` is the derived export (it carries the export's metadata), that check stops for
+the life of the process.
 """
 
 from __future__ import annotations
 
-import gc
 import logging
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from qdn import config
-from qdn.jobs.model import JobsDocument, JobsDocumentError
+from qdn.jobs.export import EXPORT_METADATA_KEY
+from qdn.jobs.model import Job, JobsDocument, JobsDocumentError
+from qdn.jobs.records import CACHE_SIZE, JobRecordInvalid, JobRecords, Page
+from qdn.s3_errors import error_code, is_missing
 from qdn_api import settings
 
 log = logging.getLogger(__name__)
@@ -31,88 +33,82 @@ class JobsUnavailable(Exception):
     """The job records cannot be read or do not validate; the API answers 503."""
 
 
-@dataclass(frozen=True)
-class _Loaded:
-    bucket: str
-    etag: str
-    document: JobsDocument | None  # None: this ETag's content did not validate
-    problem: str | None
-
-
 class JobsStore:
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._loaded: _Loaded | None = None
+        self._records: JobRecords | None = None
+        self._migrated: set[str] = set()
+        self._legacy: tuple[str, str, JobsDocument] | None = None  # bucket, etag, document
 
-    def document(self) -> JobsDocument:
+    def records(self) -> JobRecords:
         bucket = settings.bucket()
-        key = config.JOBS_KEY
-        cached = self._loaded if self._loaded and self._loaded.bucket == bucket else None
-        request: dict[str, Any] = {"Bucket": bucket, "Key": key}
-        if cached is not None:
-            request["IfNoneMatch"] = cached.etag
-        try:
-            response = settings.s3_client().get_object(**request)
-        except ClientError as exc:
-            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-            if status == 304 and cached is not None:
-                return self._usable(cached)
-            code = exc.response.get("Error", {}).get("Code", "?")
-            log.error("cannot read s3://%s/%s: %s (HTTP %s)", bucket, key, code, status)
-            raise JobsUnavailable(f"jobs.json unreadable: {code}") from None
-        except BotoCoreError as exc:
-            log.error("cannot reach S3 for s3://%s/%s: %s", bucket, key, type(exc).__name__)
-            raise JobsUnavailable("S3 unreachable") from None
-
-        etag = response.get("ETag", "")
-        try:
-            data = response["Body"].read()
-        except (BotoCoreError, OSError) as exc:
-            log.error("reading s3://%s/%s failed: %s", bucket, key, type(exc).__name__)
-            raise JobsUnavailable("S3 read failed") from None
-        try:
-            with _collector_paused():
-                document = JobsDocument.from_json_bytes(data)
-            loaded = _Loaded(bucket, etag, document, None)
-            log.info("loaded s3://%s/%s %s: %d jobs", bucket, key, etag, len(loaded.document.jobs))
-        except JobsDocumentError as exc:
-            # The message names fields and reasons only (never input values, so never a token).
-            loaded = _Loaded(bucket, etag, None, str(exc))
-            log.error("s3://%s/%s %s does not validate: %s", bucket, key, etag, exc)
         with self._lock:
-            self._loaded = loaded
-        return self._usable(loaded)
+            if self._records is None or self._records.bucket != bucket:
+                self._records = JobRecords(settings.s3_client(), bucket, cache_size=CACHE_SIZE)
+            return self._records
 
-    @staticmethod
-    def _usable(loaded: _Loaded) -> JobsDocument:
-        if loaded.document is None:
-            # Remembered by ETag: a broken file is not downloaded and parsed again per request.
-            raise JobsUnavailable(loaded.problem or "jobs.json invalid")
-        return loaded.document
+    def find_by_token(self, token: str) -> Job | None:
+        records = self.records()
+        try:
+            return records.find_by_token(token) or self._find_in_legacy(records.bucket, token)
+        except (ClientError, BotoCoreError, JobRecordInvalid) as exc:
+            raise _unavailable("track lookup", records.bucket, exc) from None
+
+    def page(self, **filters: Any) -> Page:
+        records = self.records()
+        try:
+            return records.page(**filters)
+        except (ClientError, BotoCoreError, JobRecordInvalid) as exc:
+            raise _unavailable("dashboard page", records.bucket, exc) from None
+
+    def _find_in_legacy(self, bucket: str, token: str) -> Job | None:
+        if bucket in self._migrated:
+            return None
+        s3 = settings.s3_client()
+        try:
+            head = s3.head_object(Bucket=bucket, Key=config.JOBS_KEY)
+        except ClientError as err:
+            if not is_missing(err):
+                raise
+            head = None
+        if head is None or EXPORT_METADATA_KEY in head.get("Metadata", {}):
+            with self._lock:
+                self._migrated.add(bucket)
+            return None
+        legacy = self._legacy
+        if legacy is None or legacy[0] != bucket or legacy[1] != head["ETag"]:
+            got = s3.get_object(Bucket=bucket, Key=config.JOBS_KEY)
+            try:
+                document = JobsDocument.from_json_bytes(got["Body"].read())
+            except JobsDocumentError as exc:
+                log.error("legacy s3://%s/%s does not validate: %s", bucket, config.JOBS_KEY, exc)
+                raise JobsUnavailable("legacy jobs.json invalid") from None
+            legacy = (bucket, got["ETag"], document)
+            with self._lock:
+                self._legacy = legacy
+            log.warning(
+                "s3://%s/%s is not migrated yet (%d jobs); run: python -m qdn.cli jobs migrate",
+                bucket, config.JOBS_KEY, len(document.jobs),
+            )  # fmt: skip
+        return legacy[2].find_by_token(token)
 
     def forget(self) -> None:
         with self._lock:
-            self._loaded = None
+            self._records = None
+            self._migrated.clear()
+            self._legacy = None
 
 
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Parse without Python's cycle collector, then freeze what survived.
-
-    Parsing a hundred thousand jobs allocates millions of objects; each allocation burst would
-    trigger a full collection that walks everything allocated so far, tripling the cold start.
-    The document holds no reference cycles (plain pydantic models, freed by reference counting
-    when the next version replaces it), so nothing is lost by pausing, and freezing afterwards
-    keeps later collections from walking it on every request.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-        gc.freeze()
+def _unavailable(what: str, bucket: str, exc: Exception) -> JobsUnavailable:
+    if isinstance(exc, ClientError):
+        reason = error_code(exc) or "?"
+    elif isinstance(exc, JobRecordInvalid):
+        # The message names the key and fields only (never values, so never a token).
+        reason = str(exc)
+    else:
+        reason = type(exc).__name__
+    log.error("%s in s3://%s failed: %s", what, bucket, reason)
+    return JobsUnavailable(reason)
 
 
 STORE = JobsStore()

@@ -9,8 +9,9 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qsl
 
 JSON_TYPE = "application/json; charset=utf-8"
 
@@ -22,6 +23,7 @@ class Request:
     headers: dict[str, str]  # names lower-cased
     body: bytes | None  # None when the body could not be decoded
     body_size: int
+    query: dict[str, str] = field(default_factory=dict)  # the first value of each name
 
 
 def parse_event(event: Any) -> Request:
@@ -34,12 +36,18 @@ def parse_event(event: Any) -> Request:
     headers_in = event.get("headers") if isinstance(event.get("headers"), dict) else {}
     headers = {str(k).lower(): v for k, v in headers_in.items() if isinstance(v, str)}
     body, size = _body(event)
+    raw_query = event.get("rawQueryString")
+    query: dict[str, str] = {}
+    if isinstance(raw_query, str):
+        for name, value in parse_qsl(raw_query, keep_blank_values=True):
+            query.setdefault(name, value)
     return Request(
         method=str(method).upper(),
         path=str(path),
         headers=headers,
         body=body,
         body_size=size,
+        query=query,
     )
 
 

@@ -43,7 +43,7 @@ def track(request: Request) -> dict[str, Any]:
             cache=CACHE_MALFORMED,
         )
     try:
-        job = STORE.document().find_by_token(token)
+        job = STORE.find_by_token(token)
     except JobsUnavailable:
         return json_response(
             503,
