@@ -18,6 +18,7 @@ import pytest
 
 from localaws import stack
 from localaws.airflow_local import airflow_settings, release_variables
+from localaws.fault_proxy import FaultProxy
 
 # Set before anything builds a boto3 client, so no test can reach for real credentials.
 os.environ.update(stack.FAKE_CREDENTIALS)
@@ -85,6 +86,31 @@ def moto_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield handle.moto_url
     finally:
         stack.stop(state_dir)
+
+
+@pytest.fixture(scope="session")
+def fault_proxy_process(
+    moto_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[FaultProxy]:
+    """One fault proxy in front of the moto-only server for the session (starting a process per
+    test would cost more than the tests); ``fault_proxy`` hands it to tests with no rules."""
+    log_path = tmp_path_factory.mktemp("fault-proxy") / "fault-proxy.log"
+    proxy = FaultProxy.start(moto_url, log_path=log_path)
+    try:
+        yield proxy
+    finally:
+        proxy.stop()
+
+
+@pytest.fixture
+def fault_proxy(fault_proxy_process: FaultProxy) -> Iterator[FaultProxy]:
+    """The session's fault proxy with no rules and zeroed counts, cleared again afterwards so a
+    rule a test left unfired cannot fail the next test's requests."""
+    if not fault_proxy_process.alive():
+        pytest.fail(f"the fault proxy has exited; see {fault_proxy_process.log_path}")
+    fault_proxy_process.clear()
+    yield fault_proxy_process
+    fault_proxy_process.clear()
 
 
 @pytest.fixture(scope="session")
