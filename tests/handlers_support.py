@@ -15,7 +15,8 @@ import boto3
 import pytest
 
 from qdn import config
-from qdn.jobs.model import Job, JobsDocument, NewJob
+from qdn.jobs.model import Job, NewJob
+from qdn.jobs.store import import_job
 from qdn_api import settings
 from qdn_api.app import handler
 from qdn_api.jobs_store import STORE
@@ -45,6 +46,7 @@ def event(
     body: str | None = None,
     headers: dict[str, str] | None = None,
     base64_body: bool = False,
+    query: str = "",
 ) -> dict[str, Any]:
     """A Lambda function URL (payload format 2.0) event, as AWS sends it."""
     if body is not None and base64_body:
@@ -53,7 +55,7 @@ def event(
         "version": "2.0",
         "routeKey": "$default",
         "rawPath": path,
-        "rawQueryString": "",
+        "rawQueryString": query,
         "headers": {"host": "api.example", "user-agent": "pytest", **(headers or {})},
         "requestContext": {
             "accountId": "anonymous",
@@ -80,7 +82,7 @@ def body_of(response: dict[str, Any]) -> Any:
     return json.loads(response["body"])
 
 
-def new_job(**fields: Any) -> Job:
+def new_job(*, created: datetime = NOW, **fields: Any) -> Job:
     values: dict[str, Any] = {
         "customer_name": "Mark",
         "customer_phone": "+1 555 010 0199",
@@ -93,7 +95,7 @@ def new_job(**fields: Any) -> Job:
         "notes": "gate code 4411",
     }
     values.update(fields)
-    return Job.create(NewJob(**values), now=NOW, idempotency_key=None)
+    return Job.create(NewJob(**values), now=created, idempotency_key=None)
 
 
 @dataclass
@@ -107,12 +109,14 @@ class Api:
     def call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         return handler(event(method, path, **kwargs), None)
 
-    def put_jobs(self, *jobs: Job) -> JobsDocument:
-        document = JobsDocument(jobs=list(jobs))
-        self.put_raw_jobs(document.to_json_bytes())
-        return document
+    def put_jobs(self, *jobs: Job) -> list[Job]:
+        """Write each job's record, token lookup and index entries, as the store does."""
+        for job in jobs:
+            import_job(self.s3, self.bucket, job)
+        return list(jobs)
 
-    def put_raw_jobs(self, data: bytes) -> None:
+    def put_legacy_jobs(self, data: bytes) -> None:
+        """A legacy ``data/jobs.json`` (every job in one document), not migrated yet."""
         self.s3.put_object(Bucket=self.bucket, Key=config.JOBS_KEY, Body=data)
 
     def s3_requests(self) -> list[tuple[str, dict[str, str]]]:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
-from handlers_support import Api, api_fixture, body_of, new_job  # noqa: F401 (a fixture)
+from handlers_support import NOW, Api, api_fixture, body_of, new_job  # noqa: F401 (a fixture)
 
 from qdn_api import settings
 from qdn_api.app import JOBS_PATH as JOBS
@@ -62,15 +62,22 @@ def test_bad_or_missing_key_is_401_with_no_data(keyed: Api, authorization: str |
     assert keyed.s3_requests() == []
 
 
-def test_the_key_lists_jobs_without_tokens(keyed: Api) -> None:
-    late = new_job(service_date=date(2025, 7, 1), customer_name="Late")
-    early = new_job(service_date=date(2025, 6, 2), customer_name="Early", price="99.5")
-    keyed.put_jobs(late, early)
-    response = keyed.call("GET", JOBS, headers={"authorization": f"bearer  {KEY} "})
-    assert response["statusCode"] == 200
+def _get(keyed: Api, query: str = "") -> dict:
+    response = keyed.call("GET", JOBS, headers={"authorization": f"bearer  {KEY} "}, query=query)
     assert response["headers"]["cache-control"] == "private, no-store"
-    rows = body_of(response)["jobs"]
-    assert [r["customer_name"] for r in rows] == ["Early", "Late"]
+    return response
+
+
+def test_the_key_lists_jobs_newest_first_without_tokens(keyed: Api) -> None:
+    early = new_job(customer_name="Early", price="99.5", created=NOW)
+    late = new_job(customer_name="Late", created=NOW + timedelta(minutes=5))
+    keyed.put_jobs(early, late)
+    response = _get(keyed)
+    assert response["statusCode"] == 200
+    payload = body_of(response)
+    assert payload["next"] is None
+    rows = payload["jobs"]
+    assert [r["customer_name"] for r in rows] == ["Late", "Early"]
     assert set(rows[0]) == {
         "reference",
         "customer_name",
@@ -81,9 +88,64 @@ def test_the_key_lists_jobs_without_tokens(keyed: Api) -> None:
         "price",
         "currency",
     }
-    assert rows[0]["price"] == "99.50" and rows[0]["currency"] == "USD"
+    assert rows[1]["price"] == "99.50" and rows[1]["currency"] == "USD"
     for job in (late, early):
         assert job.token not in response["body"]
+
+
+def test_pages_of_fifty_cost_one_listing_and_fifty_reads(keyed: Api) -> None:
+    jobs = [
+        new_job(
+            customer_name=f"Customer {n}",
+            created=NOW + timedelta(minutes=n),
+            service_date=date(2025, 6, 10 + n % 3),
+            status="booked" if n % 2 else "scheduled",
+        )
+        for n in range(120)
+    ]
+    keyed.put_jobs(*jobs)
+    newest_first = [job.id for job in sorted(jobs, key=lambda j: j.created_at, reverse=True)]
+    seen: list[str] = []
+    after = ""
+    for expected in (50, 50, 20):
+        keyed.s3_requests()
+        payload = body_of(_get(keyed, f"after={after}" if after else ""))
+        sent = [op for op, _ in keyed.s3_requests()]
+        assert sorted(set(sent)) == ["GetObject", "ListObjectsV2"]
+        assert sent.count("ListObjectsV2") == 1 and sent.count("GetObject") == expected
+        seen += [row["reference"] for row in payload["jobs"]]
+        after = payload["next"]
+        assert len(payload["jobs"]) == expected
+    assert after is None
+    assert seen == newest_first
+
+    booked = body_of(_get(keyed, "status=booked"))["jobs"]
+    assert len(booked) == 50 and {r["status"] for r in booked} == {"booked"}
+    on_day = body_of(_get(keyed, "date=2025-06-11"))
+    assert len(on_day["jobs"]) == 40 and on_day["next"] is None
+    assert {r["service_date"] for r in on_day["jobs"]} == {"2025-06-11"}
+    both = body_of(_get(keyed, "date=2025-06-11&status=scheduled"))["jobs"]
+    expected = [
+        j.id for j in jobs if j.service_date == date(2025, 6, 11) and j.status == "scheduled"
+    ]
+    assert sorted(r["reference"] for r in both) == sorted(expected)
+
+
+@pytest.mark.parametrize(
+    ("query", "says"),
+    [
+        ("status=lost", "status must be one of"),
+        ("date=2025-13-01", "YYYY-MM-DD"),
+        ("after=../../etc", "page cursor"),
+        ("sort=name", "Unknown filter"),
+    ],
+)
+def test_a_bad_filter_is_400_naming_it_and_reads_nothing(keyed: Api, query: str, says: str) -> None:
+    keyed.s3_requests()
+    response = _get(keyed, query)
+    assert response["statusCode"] == 400
+    assert says in body_of(response)["message"]
+    assert keyed.s3_requests() == []
 
 
 def test_wrong_method(keyed: Api) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from handlers_support import (  # noqa: F401 (a fixture)
@@ -15,8 +16,12 @@ from handlers_support import (  # noqa: F401 (a fixture)
 )
 
 from qdn import config
-from qdn.jobs.model import JobStatus
+from qdn.jobs import layout
+from qdn.jobs.archive import archive_finished
+from qdn.jobs.migration import migrate
+from qdn.jobs.model import JobsDocument, JobStatus
 from qdn_api import settings
+from qdn_api.track import NOT_FOUND_MESSAGE
 
 TRACK = config.TRACK_API_PREFIX
 
@@ -71,13 +76,14 @@ def test_malformed_token_is_400(api: Api, token: str) -> None:
     assert api.s3_requests() == []  # refused before any lookup
 
 
-def test_warm_lookups_send_one_conditional_get_each(api: Api) -> None:
+def test_cold_lookup_is_two_gets_and_warm_lookups_one_conditional_get(api: Api) -> None:
     job = new_job()
     api.put_jobs(job)
     assert api.call("GET", TRACK + job.token)["statusCode"] == 200
     first = api.s3_requests()
-    assert [op for op, _ in first] == ["GetObject"]
-    assert "If-None-Match" not in first[0][1]
+    # The token's lookup object, then the job's own record: nothing else, whatever the history.
+    assert [op for op, _ in first] == ["GetObject", "GetObject"]
+    assert not any("If-None-Match" in sent for _, sent in first)
 
     for _ in range(3):
         assert api.call("GET", TRACK + job.token)["statusCode"] == 200
@@ -85,49 +91,98 @@ def test_warm_lookups_send_one_conditional_get_each(api: Api) -> None:
         assert [op for op, _ in sent] == ["GetObject"]
         assert sent[0][1]["If-None-Match"].strip('"')  # the cached ETag
 
-    # A new version is noticed on the very next lookup, with the same single request.
-    moved = job.transition(JobStatus.picked_up, at=job.updated_at)
-    later = new_job(customer_name="Ana")
-    api.put_jobs(moved, later)
+    # A status change is noticed on the very next lookup, with the same single request.
+    api.s3.put_object(
+        Bucket=api.bucket,
+        Key=layout.job_key(job.id),
+        Body=job.transition(JobStatus.picked_up, at=job.updated_at).model_dump_json().encode(),
+    )
     assert body_of(api.call("GET", TRACK + job.token))["job"]["status"] == "picked_up"
-    assert body_of(api.call("GET", TRACK + later.token))["job"]["customer_name"] == "Ana"
-    assert [op for op, _ in api.s3_requests()] == ["GetObject", "GetObject"]
+    assert [op for op, _ in api.s3_requests()] == ["GetObject"]
 
 
-def test_broken_jobs_json_is_503_and_logged_without_tokens(
+def test_the_token_never_appears_in_a_key(api: Api) -> None:
+    job = new_job()
+    api.put_jobs(job)
+    keys = [o["Key"] for o in api.s3.list_objects_v2(Bucket=api.bucket)["Contents"]]
+    assert layout.token_key(job.token) in keys
+    assert not any(job.token in key for key in keys)
+
+
+def test_a_broken_record_is_503_and_logged_without_tokens(
     api: Api, caplog: pytest.LogCaptureFixture
 ) -> None:
     job = new_job()
-    good = api.put_jobs(job)
-    broken = json.loads(good.to_json_bytes())
-    broken["jobs"][0]["price"] = "-1.00"
-    api.put_raw_jobs(json.dumps(broken).encode())
+    api.put_jobs(job)
+    broken = json.loads(job.model_dump_json())
+    broken["price"] = "-1.00"
+    key = layout.job_key(job.id)
+    api.s3.put_object(Bucket=api.bucket, Key=key, Body=json.dumps(broken).encode())
     with caplog.at_level(logging.INFO):
         response = api.call("GET", TRACK + job.token)
-        again = api.call("GET", TRACK + job.token)
     assert response["statusCode"] == 503
     assert body_of(response)["error"] == "unavailable"
     assert response["headers"]["cache-control"] == "no-store"
-    assert again["statusCode"] == 503
-    assert "jobs[0].price" in caplog.text
+    assert f"{key} is invalid" in caplog.text and "price" in caplog.text
     assert job.token not in caplog.text
-    # The broken version is remembered by ETag, not downloaded again.
-    assert "If-None-Match" in api.s3_requests()[-1][1]
 
-    api.put_raw_jobs(good.to_json_bytes())
+    api.s3.put_object(Bucket=api.bucket, Key=key, Body=job.model_dump_json().encode())
     assert api.call("GET", TRACK + job.token)["statusCode"] == 200
 
 
-@pytest.mark.parametrize("content", [b"", b"{not json", b"[]", b'{"schema_version": 9}'])
-def test_any_unreadable_document_is_503(api: Api, content: bytes) -> None:
-    api.put_raw_jobs(content)
-    assert api.call("GET", TRACK + "A" * 32)["statusCode"] == 503
+@pytest.mark.parametrize("content", [b"", b"{not json", b"[]", b'{"job_id": 9}'])
+def test_an_unreadable_token_lookup_is_503(api: Api, content: bytes) -> None:
+    job = new_job()
+    api.put_jobs(job)
+    api.s3.put_object(Bucket=api.bucket, Key=layout.token_key(job.token), Body=content)
+    assert api.call("GET", TRACK + job.token)["statusCode"] == 503
 
 
-def test_missing_jobs_json_or_bucket_is_503(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
-    assert api.call("GET", TRACK + "A" * 32)["statusCode"] == 503
+def test_a_missing_bucket_is_503_not_404(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert api.call("GET", TRACK + "A" * 32)["statusCode"] == 404  # no jobs yet: not found
     monkeypatch.setenv(settings.BUCKET_ENV, "no-such-bucket-qdn")
     assert api.call("GET", TRACK + "A" * 32)["statusCode"] == 503
+
+
+def test_a_legacy_document_is_read_until_it_is_migrated(api: Api) -> None:
+    """A bucket still holding the old single document: its jobs stay findable before, during
+    and after the migration, and once it is done the legacy check stops."""
+    old, new = new_job(customer_name="Old"), new_job(customer_name="New")
+    api.put_legacy_jobs(JobsDocument(jobs=[old]).to_json_bytes())
+    api.put_jobs(new)  # written by the new store while the migration is pending
+    assert body_of(api.call("GET", TRACK + old.token))["job"]["customer_name"] == "Old"
+    assert body_of(api.call("GET", TRACK + new.token))["job"]["customer_name"] == "New"
+    assert api.call("GET", TRACK + "A" * 32)["statusCode"] == 404
+    assert migrate(api.s3, api.bucket).migrated
+    api.s3_requests()
+    assert body_of(api.call("GET", TRACK + old.token))["job"]["customer_name"] == "Old"
+    assert api.call("GET", TRACK + "B" * 32)["statusCode"] == 404
+    # The migration is seen once (HEAD of the export); later misses cost the lookup alone.
+    assert [op for op, _ in api.s3_requests()] == [
+        "GetObject",
+        "GetObject",
+        "GetObject",
+        "HeadObject",
+    ]
+    assert api.call("GET", TRACK + "C" * 32)["statusCode"] == 404
+    assert [op for op, _ in api.s3_requests()] == ["GetObject"]
+
+
+def test_an_invalid_legacy_document_is_503(api: Api) -> None:
+    api.put_legacy_jobs(b'{"schema_version": 9}')
+    assert api.call("GET", TRACK + "A" * 32)["statusCode"] == 503
+
+
+def test_an_archived_job_answers_the_exact_not_found_message(api: Api) -> None:
+    job = new_job(status="scheduled")
+    done = job.transition(JobStatus.completed, at=job.updated_at)
+    api.put_jobs(done)
+    assert api.call("GET", TRACK + done.token)["statusCode"] == 200
+    report = archive_finished(api.s3, api.bucket, now=datetime.now(UTC) + timedelta(days=181))
+    assert report.archived == [done.id]
+    response = api.call("GET", TRACK + done.token)
+    assert response["statusCode"] == 404
+    assert body_of(response)["message"] == NOT_FOUND_MESSAGE
 
 
 def test_unreachable_s3_is_503(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:

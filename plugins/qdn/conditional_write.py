@@ -3,7 +3,7 @@
 S3 has no transactions, but PutObject takes two conditions:
 
 - ``IfNoneMatch: *`` — create only: S3 answers 412 if the key exists. :func:`create_object` uses
-  it for everything written once (a job record, a token lookup, an idempotency claim, a build
+  it for everything written once (a job record, a token lookup, a build
   manifest, kept function code, a booking): the first writer wins and a second one learns the
   key is taken instead of overwriting it.
 - ``IfMatch: <etag>`` — replace only the version that was read: S3 answers 412 if anyone wrote

@@ -48,9 +48,6 @@ JOBS_PREFIX = DATA_PREFIX + "jobs/"
 # data/tokens/<sha256 of the token>.json names the job a tracking token belongs to: the track
 # API's one lookup, without the token itself ever being a key.
 JOB_TOKENS_PREFIX = DATA_PREFIX + "tokens/"
-# data/claims/<sha256 of the idempotency key>.json: the first write of a run's job, so a retry or
-# a second trigger of the same run finds it instead of minting another.
-JOB_CLAIMS_PREFIX = DATA_PREFIX + "claims/"
 # Empty objects whose keys order the jobs for the dashboard, newest first (docs/jobs.md).
 JOB_INDEX_PREFIX = DATA_PREFIX + "index/"
 # Finished jobs older than the retention move here; their tracking links stop answering.

@@ -23,13 +23,8 @@ from typing import Any
 from qdn import config
 
 S3 = "arn:aws:s3:::"
-# What a job is made of (qdn.jobs.layout): its record, token lookup, claim and index entries.
-JOB_RECORD_PREFIXES = (
-    config.JOBS_PREFIX,
-    config.JOB_TOKENS_PREFIX,
-    config.JOB_CLAIMS_PREFIX,
-    config.JOB_INDEX_PREFIX,
-)
+# What a job is made of (qdn.jobs.layout): its record, token lookup and index entries.
+JOB_RECORD_PREFIXES = (config.JOBS_PREFIX, config.JOB_TOKENS_PREFIX, config.JOB_INDEX_PREFIX)
 
 
 def _object_arns(*prefixes: str) -> list[str]:
@@ -71,8 +66,8 @@ def pipeline_policy(account_id: str = "ACCOUNT_ID", region: str = "us-east-1") -
                 ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"],
                 _object_arns(config.RELEASES_PREFIX, *JOB_RECORD_PREFIXES, config.JOBS_KEY),
             ),
-            # A job's index entries of earlier statuses go when it moves on; a claim whose job id
-            # was taken is given back; an archived job leaves its record, lookup and entries.
+            # A job's index entries of earlier statuses go when it moves on; an archived job
+            # leaves its record, lookup and entries.
             _statement(
                 "TidyAndArchiveJobs",
                 ["s3:DeleteObject"],

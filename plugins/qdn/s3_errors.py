@@ -30,3 +30,9 @@ def is_conflict(err: ClientError) -> bool:
 def is_missing(err: ClientError) -> bool:
     """The key is not there."""
     return error_code(err) in MISSING_CODES or _status(err) == 404
+
+
+def is_missing_key(err: ClientError) -> bool:
+    """The key is not there, in a bucket that is: a missing bucket is a misconfiguration to
+    report, never "no such job"."""
+    return is_missing(err) and error_code(err) != "NoSuchBucket"

@@ -5,8 +5,6 @@ A job is five small objects, each written once or changed alone (docs/jobs.md sa
 - ``data/jobs/<id>.json`` — the record, created with ``IfNoneMatch: *``, changed with ``IfMatch``;
 - ``data/tokens/<sha256(token)>.json`` — ``{"job_id": ...}``: the track API's lookup. A hash, so
   neither a listing nor an access log ever shows a token;
-- ``data/claims/<sha256(key)>.json`` — the job as first drawn for an idempotency key, written
-  before anything else, so a retried or doubled run completes that job instead of minting one;
 - ``data/index/{created,status/<status>,date/<yyyy-mm-dd>}/<order>`` — empty objects whose keys
   list jobs newest first, so a dashboard page is one listing of 50 keys.
 """
@@ -51,10 +49,6 @@ def job_id_of(key: str) -> str | None:
 
 def token_key(token: str) -> str:
     return f"{config.JOB_TOKENS_PREFIX}{sha256_hex(token)}.json"
-
-
-def claim_key(idempotency_key: str) -> str:
-    return f"{config.JOB_CLAIMS_PREFIX}{sha256_hex(idempotency_key)}.json"
 
 
 def archive_key(job_id: str) -> str:

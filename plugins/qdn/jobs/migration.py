@@ -4,7 +4,7 @@ The order keeps every job findable at every moment, by whichever track API is ru
 
 1. the legacy document is validated whole (an invalid one is refused, nothing written) and kept
    as ``data/migrated/jobs-<sha256>.json``;
-2. each job gets its claim, its record, its token lookup and its index entries, all create-only
+2. each job gets its record, its token lookup and its index entries, all create-only
    or idempotent, while the legacy document stays in place (an old track API keeps reading it, and
    the new one falls back to it until step 4);
 3. the result is proven: as many records as jobs, each record's SHA-256 equal to its job's in the
@@ -26,10 +26,10 @@ from botocore.exceptions import ClientError
 
 from qdn import config
 from qdn.conditional_write import create_object, read_with_etag
-from qdn.jobs import layout
 from qdn.jobs.export import EXPORT_METADATA_KEY, ExportReport, rebuild_export
 from qdn.jobs.model import Job, JobsDocument, JobsDocumentError
-from qdn.jobs.records import READERS, JobRecords, lookup_body
+from qdn.jobs.records import READERS, JobRecords
+from qdn.jobs.store import import_job
 from qdn.s3_errors import is_missing
 
 MIGRATED_PREFIX = config.DATA_PREFIX + "migrated/"
@@ -88,7 +88,7 @@ def migrate(s3: Any, bucket: str) -> MigrationReport:
     backup = f"{MIGRATED_PREFIX}jobs-{hashlib.sha256(body).hexdigest()}.json"
     create_object(s3, bucket, backup, body)
     with ThreadPoolExecutor(max_workers=READERS) as pool:
-        list(pool.map(lambda job: _write(s3, bucket, job), document.jobs))
+        list(pool.map(lambda job: import_job(s3, bucket, job), document.jobs))
     digests = _prove(s3, bucket, document.jobs)
     export = rebuild_export(s3, bucket)
     if export.jobs < len(document.jobs):
@@ -98,16 +98,6 @@ def migrate(s3: Any, bucket: str) -> MigrationReport:
         )
     digest = hashlib.sha256("".join(digests).encode()).hexdigest()
     return MigrationReport(True, len(document.jobs), digest, backup, export)
-
-
-def _write(s3: Any, bucket: str, job: Job) -> None:
-    body = job.model_dump_json().encode()
-    if job.idempotency_key is not None:
-        create_object(s3, bucket, layout.claim_key(job.idempotency_key), body)
-    create_object(s3, bucket, layout.job_key(job.id), body)
-    create_object(s3, bucket, layout.token_key(job.token), lookup_body(job.id))
-    for key in layout.index_entries(job).present:
-        s3.put_object(Bucket=bucket, Key=key, Body=b"")
 
 
 def _prove(s3: Any, bucket: str, jobs: list[Job]) -> list[str]:

@@ -10,6 +10,7 @@ The booking form's request and record live in :mod:`qdn.jobs.booking` and are re
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import secrets
@@ -51,6 +52,7 @@ __all__ = [
     "booking_field_errors",
     "describe_validation_error",
     "iso_utc",
+    "job_id_for_key",
     "new_job_id",
     "new_token",
     "redact_token",
@@ -147,6 +149,19 @@ TOKEN_PATTERN = r"^[A-Za-z0-9_-]{22,64}$"  # noqa: S105 (a format, not a secret)
 def new_job_id() -> str:
     """A fresh public reference such as ``QDN-7K3Q9XW2MA``."""
     return "QDN-" + "".join(secrets.choice(_ID_ALPHABET) for _ in range(_ID_LENGTH))
+
+
+def job_id_for_key(idempotency_key: str, draw: int = 0) -> str:
+    """The public reference of the job an idempotency key creates: the same on every retry, so
+    the record's own create-only write is what makes a job exist once per key.
+
+    A reference is never a secret (the token is), so deriving it from a run's key reveals
+    nothing. ``draw`` picks the next candidate in the rare case another key's job holds one
+    (50 bits each: one in 2**50 per existing job).
+    """
+    digest = hashlib.sha256(f"qdn-job-id\0{idempotency_key}\0{draw}".encode()).digest()
+    text = base64.b32encode(digest).decode("ascii")
+    return "QDN-" + text[:_ID_LENGTH]
 
 
 def new_token() -> str:
@@ -340,11 +355,18 @@ class Job(_Strict):
         return self
 
     @classmethod
-    def create(cls, new: NewJob, *, now: datetime, idempotency_key: str | None) -> Job:
-        """A new job with a fresh id and token; ``now`` must be timezone-aware."""
+    def create(
+        cls,
+        new: NewJob,
+        *,
+        now: datetime,
+        idempotency_key: str | None,
+        job_id: str | None = None,
+    ) -> Job:
+        """A new job with a fresh token, and a fresh id unless given; ``now`` must be aware."""
         now = _utc(now)
         return cls(
-            id=new_job_id(),
+            id=job_id or new_job_id(),
             token=new_token(),
             customer=Customer(
                 name=new.customer_name, phone=new.customer_phone, email=new.customer_email

@@ -24,7 +24,7 @@ from pydantic import ValidationError
 
 from qdn.jobs import layout
 from qdn.jobs.model import JOB_ID_PATTERN, Job, JobStatus, describe_validation_error
-from qdn.s3_errors import error_code, is_missing
+from qdn.s3_errors import error_code, is_missing_key
 
 # The dispatcher's page: a screenful of rows, and the most GETs one request may cost.
 PAGE_SIZE = 50
@@ -80,7 +80,7 @@ class JobRecords:
         except ClientError as err:
             if cached is not None and _not_modified(err):
                 return cached[1], cached[0]
-            if is_missing(err):
+            if is_missing_key(err):
                 self._forget(job_id)
                 return None
             raise
@@ -109,7 +109,7 @@ class JobRecords:
         try:
             got = self._s3.get_object(Bucket=self.bucket, Key=key)
         except ClientError as err:
-            if is_missing(err):
+            if is_missing_key(err):
                 return None
             raise
         job_id = _lookup_job_id(got["Body"].read(), key)

@@ -2,15 +2,14 @@
 
 A new job is written in this order, each step with :mod:`qdn.conditional_write`:
 
-1. its **claim** (``IfNoneMatch: *`` on the idempotency key's hash), holding the job exactly as
-   drawn: id, token, times. Whoever writes the claim first owns the key; a retried task or a second
-   trigger of the same run reads it back and completes *that* job, never a second one;
-2. the **record** ``data/jobs/<id>.json`` (``IfNoneMatch: *``);
-3. the **token lookup**, after the record: a tracking link works from the moment its lookup exists,
-   and the record it points to is always there already;
-4. the dashboard's **index entries**, then the **audit event**.
+1. the **record** ``data/jobs/<id>.json``, create-only (``IfNoneMatch: *``). Its id is derived
+   from the run's idempotency key (:func:`qdn.jobs.model.job_id_for_key`), so this one write is
+   also the claim on the key: a retried task or a second trigger of the same run finds the record
+   its key names and completes *that* job, never a second one;
+2. then, at once: the **token lookup** (after the record, so a tracking link that works always
+   finds its job), the dashboard's **index entries** and the **audit event**.
 
-A crash anywhere leaves a claim that the retry finishes; every step is idempotent. A status
+A crash anywhere leaves a record that the retry completes; every step is idempotent. A status
 change is one ``IfMatch`` read-modify-write of that job's record alone: writers of different jobs
 never meet, and writers of the same job are serialised by S3's conditions, each change applied to
 the newest history or refused with the model's reason.
@@ -23,6 +22,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -31,7 +31,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
 from qdn import config
-from qdn.conditional_write import ConditionalWriteError, create_object, update_object
+from qdn.conditional_write import ATTEMPTS, ConditionalWriteError, create_object, update_object
 from qdn.jobs import layout
 from qdn.jobs.audit import AuditError, AuditEvent, AuditLog, AuditOutcome, recordable_problem
 from qdn.jobs.model import (
@@ -41,10 +41,10 @@ from qdn.jobs.model import (
     NewJob,
     StatusChange,
     describe_validation_error,
+    job_id_for_key,
     redact_token,
 )
 from qdn.jobs.records import JobRecords, lookup_body, parse_job
-from qdn.s3_errors import is_missing
 
 __all__ = [
     "IDEMPOTENCY_KEY_PATTERN",
@@ -56,6 +56,7 @@ __all__ = [
     "JobStoreConflict",
     "JobStoreError",
     "UpsertResult",
+    "import_job",
     "run_idempotency_key",
 ]
 
@@ -66,9 +67,14 @@ log = logging.getLogger(__name__)
 # quoted term in CloudWatch Logs. 200 characters leave room in a 500-character history note.
 IDEMPOTENCY_KEY_PATTERN = re.compile(r"^[A-Za-z0-9_.~:+/@=-]{1,200}$")
 
-# A fresh id clashes with an existing job with odds of one in 2**50 per job; three draws make a
-# clash harmless without ever looping.
+# A key's first candidate id clashes with another key's job with odds of one in 2**50 per job;
+# three draws make a clash harmless without ever looping.
 _ID_DRAWS = 3
+# The writes after a record's (lookup, three index entries plus one delete, audit) run at once.
+_FAN_OUT = 6
+# Rounds of re-reading a job whose status kept changing while it was indexed: each round follows
+# one more concurrent change; a job changed five times within one round trip is a runaway loop.
+_SETTLE_ROUNDS = 5
 
 
 class JobStoreError(Exception):
@@ -128,8 +134,10 @@ class JobStore:
         *,
         bucket: str = config.BUCKET,
         log_group: str = config.AUDIT_LOG_GROUP,
+        attempts: int = ATTEMPTS,
     ) -> None:
         self._s3 = s3
+        self._attempts = attempts
         self._audit = AuditLog(logs, log_group=log_group) if logs is not None else None
         self.bucket = bucket
         self.records = JobRecords(s3, bucket)
@@ -166,46 +174,38 @@ class JobStore:
         key = _checked_key(idempotency_key)
         at = _aware(now)
         audit = self._writable("add a job")
-        claim = layout.claim_key(key)
-        for _ in range(_ID_DRAWS):
-            candidate = Job.create(new, now=at, idempotency_key=key)
-            claimed = create_object(self._s3, self.bucket, claim, _job_bytes(candidate))
-            if claimed is None:
-                candidate = self._claimed(claim)
-                _same_request_or_refuse(candidate, new, key)
-                found = self.records.get_with_etag(candidate.id)
-                if found is not None:
-                    (job, etag), created = found, False
-                    break
-                if self._archived(candidate.id):
-                    raise JobNotFound(
-                        f"idempotency key {key} created job {candidate.id} long ago, and it has "
-                        "been archived since; nothing was written"
-                    )
+        for draw in range(_ID_DRAWS):
+            candidate = Job.create(
+                new, now=at, idempotency_key=key, job_id=job_id_for_key(key, draw)
+            )
             etag = create_object(
                 self._s3, self.bucket, layout.job_key(candidate.id), _job_bytes(candidate)
             )
             if etag is not None:
-                job, created = candidate, claimed is not None
+                job, created = candidate, True
                 break
             found = self.records.get_with_etag(candidate.id)
             if found is not None and found[0].idempotency_key == key:
-                # Another attempt with this key completed the same claim a moment ago.
+                # A retry, or a second trigger of the same run: complete that job, mint none.
+                _same_request_or_refuse(found[0], new, key)
                 (job, etag), created = found, False
                 break
-            if claimed is None or found is None:
+            if found is None:
                 raise JobStoreConflict(
-                    f"job {candidate.id} of idempotency key {key} changed while it was being "
-                    "completed; nothing more was written. Retry: the retry finds it."
+                    f"job {candidate.id} of idempotency key {key} vanished while it was being "
+                    "read (archived at this very moment?); nothing was written. Retry."
                 )
-            # Another key's job already has this id: give the claim back and draw again.
-            self._s3.delete_object(Bucket=self.bucket, Key=claim)
+            # Another key's job holds this reference: take the key's next candidate.
         else:
-            raise JobStoreError(f"could not draw a free job id in {_ID_DRAWS} tries; retry")
-        create_object(self._s3, self.bucket, layout.token_key(job.token), lookup_body(job.id))
-        self._index(job)
-        event = AuditEvent.created(job, idempotency_key=key, jobs_etag=etag)
-        outcome = self._record(audit, event, job, etag, fresh=created)
+            raise JobStoreError(f"could not find a free job id in {_ID_DRAWS} draws; retry")
+        outcome = self._complete(
+            job,
+            AuditEvent.created(job, idempotency_key=key, jobs_etag=etag),
+            audit,
+            etag,
+            fresh=created,
+            lookup=True,
+        )
         hint = redact_token(job.token)
         if created:
             log.info(
@@ -220,18 +220,49 @@ class JobStore:
             )  # fmt: skip
         return UpsertResult(job, created, 1, etag)
 
-    def _archived(self, job_id: str) -> bool:
-        try:
-            self._s3.head_object(Bucket=self.bucket, Key=layout.archive_key(job_id))
-        except ClientError as err:
-            if is_missing(err):
-                return False
-            raise
-        return True
-
-    def _claimed(self, claim: str) -> Job:
-        got = self._s3.get_object(Bucket=self.bucket, Key=claim)
-        return parse_job(got["Body"].read(), claim)
+    def _complete(
+        self,
+        job: Job,
+        event: AuditEvent,
+        audit: AuditLog,
+        etag: str,
+        *,
+        fresh: bool,
+        lookup: bool,
+    ) -> AuditOutcome:
+        """Everything that follows a record's write, at once: the token lookup (for a new job),
+        the index entries and the audit event. None depends on another, and each is idempotent,
+        so a retry redoes whichever a crash cut short."""
+        entries = layout.index_entries(job)
+        with ThreadPoolExecutor(max_workers=_FAN_OUT) as pool:
+            tasks = [
+                pool.submit(self._s3.put_object, Bucket=self.bucket, Key=key, Body=b"")
+                for key in entries.present
+            ]
+            if entries.stale:
+                # A crash between a status change and this leaves an old status's entry; the
+                # dashboard checks each entry against its record, so it is skipped, never shown.
+                tasks.append(
+                    pool.submit(
+                        self._s3.delete_objects,
+                        Bucket=self.bucket,
+                        Delete={"Objects": [{"Key": k} for k in entries.stale], "Quiet": True},
+                    )
+                )
+            if lookup:
+                tasks.append(
+                    pool.submit(
+                        create_object,
+                        self._s3,
+                        self.bucket,
+                        layout.token_key(job.token),
+                        lookup_body(job.id),
+                    )
+                )
+            recorded = pool.submit(self._record, audit, event, job, etag, fresh=fresh)
+            for task in tasks:
+                task.result()
+            return recorded.result()
 
     # --- changing -------------------------------------------------------------------------------
 
@@ -285,7 +316,7 @@ class JobStore:
             return _job_bytes(changed)
 
         try:
-            updated = update_object(self._s3, self.bucket, record, change)
+            updated = update_object(self._s3, self.bucket, record, change, attempts=self._attempts)
         except ConditionalWriteError as err:
             raise JobStoreConflict(
                 f"gave up moving job {job_id} to {target.value}: {err}"
@@ -294,12 +325,12 @@ class JobStore:
             raise InvalidTransitionError(f"{err}; nothing was written") from None
         job: Job = outcome["job"]
         etag = updated.etag or ""
-        self._index(job)
         event = AuditEvent.status_changed(
             job, status=outcome["change"].status, at=outcome["change"].at,
             idempotency_key=key, jobs_etag=etag,
         )  # fmt: skip
-        recorded = self._record(audit, event, job, etag, fresh=updated.written)
+        recorded = self._complete(job, event, audit, etag, fresh=updated.written, lookup=False)
+        self._settle_index(job)
         hint = redact_token(job.token)
         if updated.written:
             log.info(
@@ -315,22 +346,29 @@ class JobStore:
             )  # fmt: skip
         return UpsertResult(job, updated.written, updated.attempts, etag)
 
-    # --- the dashboard's index ------------------------------------------------------------------
-
-    def _index(self, job: Job) -> None:
-        """Give ``job`` the index entries of its current state and drop its earlier statuses'.
-
-        Idempotent, so a retry repairs what a crash left half done; the dashboard checks each
-        entry against the record, so a stale entry is never shown, only skipped.
-        """
-        entries = layout.index_entries(job)
-        for key in entries.present:
-            self._s3.put_object(Bucket=self.bucket, Key=key, Body=b"")
-        if entries.stale:
-            self._s3.delete_objects(
-                Bucket=self.bucket,
-                Delete={"Objects": [{"Key": key} for key in entries.stale], "Quiet": True},
-            )
+    def _settle_index(self, indexed: Job) -> None:
+        """Re-read the record after indexing it: if another change landed meanwhile, index that
+        one too. Two writers of one job can finish their index writes in either order, and the
+        one that re-reads last always indexes the final state, deleting every earlier status's
+        entry, so the index converges on the record (one GET per status change)."""
+        for _ in range(_SETTLE_ROUNDS):
+            current = self.records.get(indexed.id)
+            if current is None or current.history == indexed.history:
+                return
+            entries = layout.index_entries(current)
+            for key in entries.present:
+                self._s3.put_object(Bucket=self.bucket, Key=key, Body=b"")
+            if entries.stale:
+                self._s3.delete_objects(
+                    Bucket=self.bucket,
+                    Delete={"Objects": [{"Key": k} for k in entries.stale], "Quiet": True},
+                )
+            indexed = current
+        log.warning(
+            "job %s kept changing while its index was settled; the dashboard skips "
+            "stale entries until the next change or the nightly check",
+            indexed.id,
+        )
 
     # --- audit ----------------------------------------------------------------------------------
 
@@ -354,6 +392,16 @@ class JobStore:
                 "Retry the task with the same idempotency key: the retry finds the saved change "
                 "and writes only the missing audit event."
             ) from err
+
+
+def import_job(s3: Any, bucket: str, job: Job) -> None:
+    """Write an existing job (from a legacy document) as it is: record, token lookup and index
+    entries, each create-only or idempotent, in the order :meth:`JobStore.create` uses. An
+    existing record is left alone: it may be newer than the document."""
+    create_object(s3, bucket, layout.job_key(job.id), _job_bytes(job))
+    create_object(s3, bucket, layout.token_key(job.token), lookup_body(job.id))
+    for key in layout.index_entries(job).present:
+        s3.put_object(Bucket=bucket, Key=key, Body=b"")
 
 
 def _job_bytes(job: Job) -> bytes:
