@@ -48,7 +48,8 @@ FUNCTION_FILE = f"{config.FUNCTION_NAME}.js"
 
 def seed_script(cfg: stack.StackConfig, cf_dir: Path, build_id: str, name: str, poll: int) -> None:
     """The seed's release, step by step, as one would script it with boto3."""
-    from qdn.jobs.model import Job, JobsDocument, NewJob
+    from qdn.jobs.legacy_document import JobsDocument
+    from qdn.jobs.model import Job, NewJob
 
     s3 = stack.client(cfg, "s3")
     cf = stack.client(cfg, "cloudfront")

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-import json
+from datetime import UTC, datetime
 
 from localaws.bootstrap import BOOTSTRAP_RUN_ID, bootstrap
 from qdn import config, headers, release_manifest, staging
 from qdn.function_release import fallback_of
+from qdn.jobs.export import EXPORT_METADATA_KEY
+from qdn.jobs.legacy_document import JobsDocument
+from qdn.jobs.model import Job, NewJob
+from qdn.jobs.records import JobRecords
 from qdn.live_pointer import read_pointer
 from qdn.smoke import http_get
 
@@ -24,6 +28,7 @@ def test_bucket_is_versioned_and_private(bootstrapped):
     assert all(block.values())
     jobs = s3.head_object(Bucket=config.BUCKET, Key=config.JOBS_KEY)
     assert jobs["CacheControl"] == headers.PRIVATE_CACHE_CONTROL
+    assert EXPORT_METADATA_KEY in jobs["Metadata"]  # the derived export, never a write path
 
 
 def test_the_function_reads_the_live_pointer_from_its_store(bootstrapped):
@@ -92,18 +97,28 @@ def test_legacy_root_jobs_file_is_moved_once(bootstrapped):
         s3.delete_object(Bucket=config.BUCKET, Key=config.LEGACY_JOBS_KEY)
 
 
-def test_legacy_move_on_a_fresh_bucket(aws_stack):
+def test_legacy_root_jobs_file_is_moved_and_migrated_once(aws_stack):
     bucket = "legacy-move-test"
     s3 = aws_stack.client("s3")
     s3.create_bucket(Bucket=bucket)
-    legacy = json.dumps({"schema_version": 1, "jobs": []}).encode()
+    job = Job.create(
+        NewJob(customer_name="Ana", location="Elm Street", service_date="2026-12-10", price="90"),
+        now=datetime.now(UTC),
+        idempotency_key=None,
+    )
+    legacy = JobsDocument(jobs=[job]).to_json_bytes()
     s3.put_object(Bucket=bucket, Key=config.LEGACY_JOBS_KEY, Body=legacy)
     from localaws.bootstrap import BootstrapReport, ensure_jobs_document
 
     report = BootstrapReport()
     ensure_jobs_document(s3, report, bucket)
-    assert s3.get_object(Bucket=bucket, Key=config.JOBS_KEY)["Body"].read() == legacy
+    assert any("migrated 1 job(s)" in line for line in report.lines), report.lines
     listed = s3.list_objects_v2(Bucket=bucket, Prefix=config.LEGACY_JOBS_KEY)
     assert all(o["Key"] != config.LEGACY_JOBS_KEY for o in listed.get("Contents", []))
     head = s3.head_object(Bucket=bucket, Key=config.JOBS_KEY)
     assert head["CacheControl"] == headers.PRIVATE_CACHE_CONTROL
+    assert EXPORT_METADATA_KEY in head["Metadata"]
+    assert JobRecords(s3, bucket).find_by_token(job.token) == job
+    again = BootstrapReport()
+    ensure_jobs_document(s3, again, bucket)
+    assert again.changed == 0, again.lines

@@ -18,8 +18,9 @@ from handlers_support import (  # noqa: F401 (a fixture)
 from qdn import config
 from qdn.jobs import layout
 from qdn.jobs.archive import archive_finished
+from qdn.jobs.legacy_document import JobsDocument
 from qdn.jobs.migration import migrate
-from qdn.jobs.model import JobsDocument, JobStatus
+from qdn.jobs.model import JobStatus
 from qdn_api import settings
 from qdn_api.track import NOT_FOUND_MESSAGE
 

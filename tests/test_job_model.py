@@ -14,18 +14,14 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from qdn.jobs import booking, model
+from qdn.jobs.booking import BOOKING_MESSAGES, Booking, BookingRequest, booking_field_errors
+from qdn.jobs.legacy_document import JobsDocument, JobsDocumentError
 from qdn.jobs.model import (
     ALLOWED_TRANSITIONS,
-    BOOKING_MESSAGES,
-    Booking,
-    BookingRequest,
     InvalidTransitionError,
     Job,
-    JobsDocument,
-    JobsDocumentError,
     JobStatus,
     NewJob,
-    booking_field_errors,
     redact_token,
 )
 

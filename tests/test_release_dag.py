@@ -66,11 +66,14 @@ def live_build(stack) -> str | None:
     return read_pointer(stack.client("cloudfront-keyvaluestore"), arn, "live").value
 
 
-def jobs_doc(stack):
-    from qdn.jobs.model import JobsDocument
+def all_jobs(stack) -> dict:
+    """Every job record in the bucket, by id (a listing, then the records in parallel)."""
+    from qdn.jobs.export import list_records
+    from qdn.jobs.records import JobRecords
 
-    body = stack.client("s3").get_object(Bucket=config.BUCKET, Key=config.JOBS_KEY)["Body"]
-    return JobsDocument.from_json_bytes(body.read())
+    s3 = stack.client("s3")
+    found = JobRecords(s3, config.BUCKET).get_many(list(list_records(s3, config.BUCKET)))
+    return {job.id: job for job in found if job is not None}
 
 
 def bucket_versions(stack) -> list[tuple[str, str]]:
@@ -128,7 +131,7 @@ def test_release_happy_path(release_dag, airflow_env, tmp_path):
     assert promoted["promoted"] is True and promoted["build_id"] == build_id
     assert promoted["build_before"] == before and live_build(stack) == build_id
     job_id = task_result(dag_run, "upload_job")["job_ids"][0]
-    job = jobs_doc(stack).find_by_id(job_id)
+    job = all_jobs(stack)[job_id]
     assert job.customer.name == "Mark" and job.status.value == "ready_for_pickup"
     assert len(job.token) >= 22
 
@@ -202,10 +205,10 @@ def test_job_upload_survives_a_racing_writer(release_dag, airflow_env):
         stop.set()
         racer.join(timeout=60)
     assert states["upload_job"] == "success"
-    doc = jobs_doc(stack)
+    jobs = all_jobs(stack)
     ours = task_result(dag_run, "upload_job")["job_ids"][0]
-    assert doc.find_by_id(ours) is not None
-    assert written and all(doc.find_by_id(j) is not None for j in written)
+    assert ours in jobs
+    assert written and all(j in jobs for j in written)
 
 
 def test_retry_after_crash_between_write_and_return_makes_no_duplicate(
@@ -233,7 +236,7 @@ def test_retry_after_crash_between_write_and_return_makes_no_duplicate(
     assert calls["n"] == 2
     result = task_result(dag_run, "upload_job")
     assert result["created"] is False
-    named = [j for j in jobs_doc(airflow_env).jobs if j.customer.name == "Retried"]
+    named = [j for j in all_jobs(airflow_env).values() if j.customer.name == "Retried"]
     assert len(named) == 1
 
 

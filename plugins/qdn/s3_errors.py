@@ -36,3 +36,8 @@ def is_missing_key(err: ClientError) -> bool:
     """The key is not there, in a bucket that is: a missing bucket is a misconfiguration to
     report, never "no such job"."""
     return is_missing(err) and error_code(err) != "NoSuchBucket"
+
+
+def is_not_modified(err: ClientError) -> bool:
+    """A GET with ``IfNoneMatch`` found the object unchanged (botocore raises on the 304)."""
+    return _status(err) == 304 or error_code(err) in {"304", "NotModified"}

@@ -156,7 +156,7 @@ class AuditLog:
     def __init__(self, logs: Any, *, log_group: str = config.AUDIT_LOG_GROUP) -> None:
         self._logs = logs
         self.log_group = log_group
-        # Streams known to exist: a day's stream is created once, not asked for on every change.
+        # Streams known to exist: a retry's search does not ask to create one again.
         self._streams: set[str] = set()
 
     def record(self, event: AuditEvent, *, fresh: bool = False) -> AuditOutcome:
@@ -170,15 +170,24 @@ class AuditLog:
         retry delay (minutes) is far longer, and a second copy would be a duplicate line, never a
         lost one.
         """
-        self._ensure_stream(event.stream)
-        if not fresh and self.find(event):
-            return AuditOutcome(self.log_group, event.stream, written=False)
+        if not fresh:
+            self._ensure_stream(event.stream)
+            if self.find(event):
+                return AuditOutcome(self.log_group, event.stream, written=False)
+        put = {
+            "logGroupName": self.log_group,
+            "logStreamName": event.stream,
+            "logEvents": [{"timestamp": event.timestamp_ms, "message": event.to_message()}],
+        }
         try:
-            response = self._logs.put_log_events(
-                logGroupName=self.log_group,
-                logStreamName=event.stream,
-                logEvents=[{"timestamp": event.timestamp_ms, "message": event.to_message()}],
-            )
+            try:
+                response = self._logs.put_log_events(**put)
+            except ClientError as err:
+                # The day's stream is created by its first event: one request on every other.
+                if err.response["Error"]["Code"] != "ResourceNotFoundException":
+                    raise
+                self._ensure_stream(event.stream)
+                response = self._logs.put_log_events(**put)
         except ClientError as err:
             raise AuditError(
                 f"could not write the {event.action} audit event for job {event.job_id} to "

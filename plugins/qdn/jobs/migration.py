@@ -27,7 +27,8 @@ from botocore.exceptions import ClientError
 from qdn import config
 from qdn.conditional_write import create_object, read_with_etag
 from qdn.jobs.export import EXPORT_METADATA_KEY, ExportReport, rebuild_export
-from qdn.jobs.model import Job, JobsDocument, JobsDocumentError
+from qdn.jobs.legacy_document import JobsDocument, JobsDocumentError
+from qdn.jobs.model import Job
 from qdn.jobs.records import READERS, JobRecords
 from qdn.jobs.store import import_job
 from qdn.s3_errors import is_missing

@@ -24,7 +24,7 @@ from pydantic import ValidationError
 
 from qdn.jobs import layout
 from qdn.jobs.model import JOB_ID_PATTERN, Job, JobStatus, describe_validation_error
-from qdn.s3_errors import error_code, is_missing_key
+from qdn.s3_errors import is_missing_key, is_not_modified
 
 # The dispatcher's page: a screenful of rows, and the most GETs one request may cost.
 PAGE_SIZE = 50
@@ -78,7 +78,7 @@ class JobRecords:
         try:
             got = self._s3.get_object(**request)
         except ClientError as err:
-            if cached is not None and _not_modified(err):
+            if cached is not None and is_not_modified(err):
                 return cached[1], cached[0]
             if is_missing_key(err):
                 self._forget(job_id)
@@ -198,12 +198,6 @@ class JobRecords:
     def _forget(self, job_id: str) -> None:
         with self._lock:
             self._jobs.pop(job_id, None)
-
-
-def _not_modified(err: ClientError) -> bool:
-    return err.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 304 or (
-        error_code(err) in {"304", "NotModified"}
-    )
 
 
 _LOOKUP = re.compile(('^\\{"job_id": ?"(' + JOB_ID_PATTERN[1:-1] + ')"\\}\n?$').encode())

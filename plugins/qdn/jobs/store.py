@@ -45,6 +45,7 @@ from qdn.jobs.model import (
     redact_token,
 )
 from qdn.jobs.records import JobRecords, lookup_body, parse_job
+from qdn.s3_errors import is_missing, is_not_modified
 
 __all__ = [
     "IDEMPOTENCY_KEY_PATTERN",
@@ -229,15 +230,23 @@ class JobStore:
         *,
         fresh: bool,
         lookup: bool,
+        status_only: bool = False,
     ) -> AuditOutcome:
         """Everything that follows a record's write, at once: the token lookup (for a new job),
         the index entries and the audit event. None depends on another, and each is idempotent,
         so a retry redoes whichever a crash cut short."""
         entries = layout.index_entries(job)
+        # A status change that this call wrote moves only the status entry: the created and date
+        # entries never change. A retry (or a create) writes them all, repairing what a crash cut.
+        present = (
+            (layout.status_index(job.status) + layout.order(job),)
+            if status_only
+            else (entries.present)
+        )
         with ThreadPoolExecutor(max_workers=_FAN_OUT) as pool:
             tasks = [
                 pool.submit(self._s3.put_object, Bucket=self.bucket, Key=key, Body=b"")
-                for key in entries.present
+                for key in present
             ]
             if entries.stale:
                 # A crash between a status change and this leaves an old status's entry; the
@@ -329,8 +338,16 @@ class JobStore:
             job, status=outcome["change"].status, at=outcome["change"].at,
             idempotency_key=key, jobs_etag=etag,
         )  # fmt: skip
-        recorded = self._complete(job, event, audit, etag, fresh=updated.written, lookup=False)
-        self._settle_index(job)
+        recorded = self._complete(
+            job,
+            event,
+            audit,
+            etag,
+            fresh=updated.written,
+            lookup=False,
+            status_only=updated.written,
+        )
+        self._settle_index(job, etag)
         hint = redact_token(job.token)
         if updated.written:
             log.info(
@@ -346,15 +363,17 @@ class JobStore:
             )  # fmt: skip
         return UpsertResult(job, updated.written, updated.attempts, etag)
 
-    def _settle_index(self, indexed: Job) -> None:
+    def _settle_index(self, indexed: Job, etag: str) -> None:
         """Re-read the record after indexing it: if another change landed meanwhile, index that
         one too. Two writers of one job can finish their index writes in either order, and the
         one that re-reads last always indexes the final state, deleting every earlier status's
         entry, so the index converges on the record (one GET per status change)."""
         for _ in range(_SETTLE_ROUNDS):
-            current = self.records.get(indexed.id)
-            if current is None or current.history == indexed.history:
+            # Asked with IfNoneMatch: unchanged (the usual answer) is a 304 with no body.
+            current = self._changed_since(indexed.id, etag)
+            if current is None:
                 return
+            current, etag = current
             entries = layout.index_entries(current)
             for key in entries.present:
                 self._s3.put_object(Bucket=self.bucket, Key=key, Body=b"")
@@ -369,6 +388,16 @@ class JobStore:
             "stale entries until the next change or the nightly check",
             indexed.id,
         )
+
+    def _changed_since(self, job_id: str, etag: str) -> tuple[Job, str] | None:
+        key = layout.job_key(job_id)
+        try:
+            got = self._s3.get_object(Bucket=self.bucket, Key=key, IfNoneMatch=etag)
+        except ClientError as err:
+            if is_not_modified(err) or is_missing(err):
+                return None
+            raise
+        return parse_job(got["Body"].read(), key), got["ETag"]
 
     # --- audit ----------------------------------------------------------------------------------
 

@@ -18,8 +18,6 @@ from collections.abc import Callable
 from typing import Any
 
 from qdn import config
-from qdn_api.book import book
-from qdn_api.dashboard import dashboard
 from qdn_api.payload import Request, json_response, parse_event, without_body
 from qdn_api.track import track
 
@@ -31,13 +29,27 @@ BOOK_PATH = config.API_PATH_PREFIX + "book"
 JOBS_PATH = config.API_PATH_PREFIX + "jobs"
 
 
+def _book(request: Request) -> dict[str, Any]:
+    # Imported on first use: the booking form's models cost a cold start that a customer
+    # opening a tracking link (most requests) would otherwise pay for nothing.
+    from qdn_api.book import book
+
+    return book(request)
+
+
+def _dashboard(request: Request) -> dict[str, Any]:
+    from qdn_api.dashboard import dashboard
+
+    return dashboard(request)
+
+
 def _route(path: str) -> dict[str, Handler] | None:
     if path.startswith(config.TRACK_API_PREFIX):
         return {"GET": track, "HEAD": track}
     if path == BOOK_PATH:
-        return {"POST": book}
+        return {"POST": _book}
     if path == JOBS_PATH:
-        return {"GET": dashboard}
+        return {"GET": _dashboard}
     return None
 
 

@@ -15,16 +15,19 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from qdn import config
 from qdn.jobs.export import EXPORT_METADATA_KEY
-from qdn.jobs.model import Job, JobsDocument, JobsDocumentError
+from qdn.jobs.model import Job
 from qdn.jobs.records import CACHE_SIZE, JobRecordInvalid, JobRecords, Page
 from qdn.s3_errors import error_code, is_missing
 from qdn_api import settings
+
+if TYPE_CHECKING:
+    from qdn.jobs.legacy_document import JobsDocument
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +80,9 @@ class JobsStore:
             return None
         legacy = self._legacy
         if legacy is None or legacy[0] != bucket or legacy[1] != head["ETag"]:
+            # Only a bucket not migrated yet pays for this model.
+            from qdn.jobs.legacy_document import JobsDocument, JobsDocumentError
+
             got = s3.get_object(Bucket=bucket, Key=config.JOBS_KEY)
             try:
                 document = JobsDocument.from_json_bytes(got["Body"].read())
