@@ -177,11 +177,17 @@ def test_create_writes_one_private_record_its_lookup_and_index_and_audits_it(env
     assert env.keys(config.JOB_TOKENS_PREFIX) == [layout.token_key(job.token)]
     assert job.id == job_id_for_key("qdn_release/manual__1/upload_job")
     assert sorted(env.keys(config.JOB_INDEX_PREFIX)) == sorted(layout.index_entries(job).present)
-    # The whole cost of a new job: five create-only or idempotent PUTs and the audit event; no
-    # read, no listing, nothing that grows with the number of jobs.
-    assert sorted(calls) == sorted(["PutObject"] * 5 + ["CreateLogStream", "PutLogEvents"])
+    # The day's first event creates its audit stream.
+    assert sorted(calls) == sorted(
+        ["PutObject"] * 5 + ["PutLogEvents", "CreateLogStream", "PutLogEvents"]
+    )
+    # Then the whole cost of a new job: five create-only or idempotent PUTs and the audit event;
+    # no read, no listing, nothing that grows with the number of jobs.
+    calls.clear()
+    env.store(s3=s3, logs=logs).create(JOB, idempotency_key="qdn_release/manual__2/upload_job")
+    assert sorted(calls) == sorted(["PutObject"] * 5 + ["PutLogEvents"])
 
-    [event] = env.audit_events()
+    event = env.audit_events()[0]
     assert event == {
         "action": "job.created",
         "job_id": job.id,
