@@ -145,6 +145,12 @@ def open_api(moto_url: str, monkeypatch: pytest.MonkeyPatch) -> Api:
     s3.create_bucket(Bucket=bucket)
     api = Api(s3=s3, bucket=bucket)
     settings.s3_client().meta.events.register("before-send.s3", _count(api))
+    reader = settings.s3_reader()
+    if reader is not settings.s3_client():
+        # The track path's own signed reader: counted the same way, header names as botocore's.
+        reader.on_send(
+            lambda op, headers: api.sent.append((op, {k.title(): v for k, v in headers.items()}))
+        )
     return api
 
 

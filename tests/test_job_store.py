@@ -179,13 +179,13 @@ def test_create_writes_one_private_record_its_lookup_and_index_and_audits_it(env
     assert sorted(env.keys(config.JOB_INDEX_PREFIX)) == sorted(layout.index_entries(job).present)
     # The day's first event creates its audit stream.
     assert sorted(calls) == sorted(
-        ["PutObject"] * 5 + ["PutLogEvents", "CreateLogStream", "PutLogEvents"]
+        ["PutObject"] * 4 + ["PutLogEvents", "CreateLogStream", "PutLogEvents"]
     )
-    # Then the whole cost of a new job: five create-only or idempotent PUTs and the audit event;
+    # Then the whole cost of a new job: four create-only or idempotent PUTs and the audit event;
     # no read, no listing, nothing that grows with the number of jobs.
     calls.clear()
     env.store(s3=s3, logs=logs).create(JOB, idempotency_key="qdn_release/manual__2/upload_job")
-    assert sorted(calls) == sorted(["PutObject"] * 5 + ["PutLogEvents"])
+    assert sorted(calls) == sorted(["PutObject"] * 4 + ["PutLogEvents"])
 
     event = env.audit_events()[0]
     assert event == {
@@ -211,7 +211,7 @@ def test_same_key_returns_the_same_job_and_writes_nothing(env: Env) -> None:
     assert not again.created
     assert (again.job.id, again.job.token) == (first.job.id, first.job.token)
     assert again.etag == first.etag
-    assert env.versions() == versions + 3  # the index entries, rewritten as they were
+    assert env.versions() == versions + 2  # the two index entries, rewritten as they were
     assert len(env.jobs()) == 1
     assert len(env.audit_events()) == 1
 

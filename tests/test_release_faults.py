@@ -43,8 +43,8 @@ SCENARIOS = [
     ("job write 503 past botocore's retries", "PutObject", "503", config.JOBS_PREFIX, 6, True),
     ("job write lands, answer lost", "PutObject", "drop_after", config.JOBS_PREFIX, 1, False),
     ("token lookup 500", "PutObject", "500", config.JOB_TOKENS_PREFIX, 6, True),
-    # Three index entries are written at once: fifteen drops exhaust all three calls' attempts.
-    ("index entries dropped", "PutObject", "drop", config.JOB_INDEX_PREFIX, 15, True),
+    # Two index entries are written at once: ten drops exhaust both calls' five attempts.
+    ("index entries dropped", "PutObject", "drop", config.JOB_INDEX_PREFIX, 10, True),
     ("build manifest read 500", "GetObject", "500", config.BUILDS_PREFIX, 6, True),
     ("release manifest write 503", "PutObject", "503", config.RELEASES_PREFIX, 6, True),
     ("release manifest write lands, answer lost", "PutObject", "drop_after",

@@ -1,12 +1,13 @@
 """Where a job's objects live in the bucket: the one place their keys are spelled.
 
-A job is five small objects, each written once or changed alone (docs/jobs.md says why):
+A job is four small objects, each written once or changed alone (docs/jobs.md says why):
 
 - ``data/jobs/<id>.json`` — the record, created with ``IfNoneMatch: *``, changed with ``IfMatch``;
 - ``data/tokens/<sha256(token)>.json`` — ``{"job_id": ...}``: the track API's lookup. A hash, so
   neither a listing nor an access log ever shows a token;
-- ``data/index/{created,status/<status>,date/<yyyy-mm-dd>}/<order>`` — empty objects whose keys
-  list jobs newest first, so a dashboard page is one listing of 50 keys.
+- ``data/index/{status/<status>,date/<yyyy-mm-dd>}/<order>`` — empty objects whose keys list
+  jobs newest first, so a dashboard page is one listing of 50 keys (one per status, merged, when
+  no filter is given: a job is always under exactly one status, so no third entry is needed).
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ _ORDER_CEILING = 10**_ORDER_DIGITS - 1
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 ORDER_PATTERN = re.compile(rf"^\d{{{_ORDER_DIGITS}}}-{JOB_ID_PATTERN[1:-1]}$")
 
-CREATED_INDEX = config.JOB_INDEX_PREFIX + "created/"
 STATUS_INDEX = config.JOB_INDEX_PREFIX + "status/"
 DATE_INDEX = config.JOB_INDEX_PREFIX + "date/"
 
@@ -83,11 +83,7 @@ class IndexEntries:
 
 def index_entries(job: Job) -> IndexEntries:
     name = order(job)
-    present = (
-        CREATED_INDEX + name,
-        date_index(job.service_date) + name,
-        status_index(job.status) + name,
-    )
+    present = (date_index(job.service_date) + name, status_index(job.status) + name)
     earlier = {change.status for change in job.history} - {job.status}
     stale = tuple(status_index(status) + name for status in sorted(earlier))
     return IndexEntries(present, stale)

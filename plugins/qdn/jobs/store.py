@@ -71,8 +71,8 @@ IDEMPOTENCY_KEY_PATTERN = re.compile(r"^[A-Za-z0-9_.~:+/@=-]{1,200}$")
 # A key's first candidate id clashes with another key's job with odds of one in 2**50 per job;
 # three draws make a clash harmless without ever looping.
 _ID_DRAWS = 3
-# The writes after a record's (lookup, three index entries plus one delete, audit) run at once.
-_FAN_OUT = 6
+# The writes after a record's (lookup, two index entries plus one delete, audit) run at once.
+_FAN_OUT = 5
 # Rounds of re-reading a job whose status kept changing while it was indexed: each round follows
 # one more concurrent change; a job changed five times within one round trip is a runaway loop.
 _SETTLE_ROUNDS = 5
@@ -231,13 +231,15 @@ class JobStore:
         fresh: bool,
         lookup: bool,
         status_only: bool = False,
+        settle: bool = False,
     ) -> AuditOutcome:
         """Everything that follows a record's write, at once: the token lookup (for a new job),
         the index entries and the audit event. None depends on another, and each is idempotent,
-        so a retry redoes whichever a crash cut short."""
+        so a retry redoes whichever a crash cut short. ``settle`` re-reads the record once the
+        index is written (see :meth:`_settle_index`), while the audit event is still on its way."""
         entries = layout.index_entries(job)
-        # A status change that this call wrote moves only the status entry: the created and date
-        # entries never change. A retry (or a create) writes them all, repairing what a crash cut.
+        # A status change that this call wrote moves only the status entry: the date entry never
+        # changes. A retry (or a create) writes them all, repairing what a crash cut short.
         present = (
             (layout.status_index(job.status) + layout.order(job),)
             if status_only
@@ -271,6 +273,8 @@ class JobStore:
             recorded = pool.submit(self._record, audit, event, job, etag, fresh=fresh)
             for task in tasks:
                 task.result()
+            if settle:
+                self._settle_index(job, etag)
             return recorded.result()
 
     # --- changing -------------------------------------------------------------------------------

@@ -39,16 +39,26 @@ class JobsUnavailable(Exception):
 class JobsStore:
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._records: JobRecords | None = None
+        self._tracking: JobRecords | None = None
+        self._listing: JobRecords | None = None
         self._migrated: set[str] = set()
         self._legacy: tuple[str, str, JobsDocument] | None = None  # bucket, etag, document
 
     def records(self) -> JobRecords:
+        """The track path's records: the light reader, a cache of ids and jobs."""
         bucket = settings.bucket()
         with self._lock:
-            if self._records is None or self._records.bucket != bucket:
-                self._records = JobRecords(settings.s3_client(), bucket, cache_size=CACHE_SIZE)
-            return self._records
+            if self._tracking is None or self._tracking.bucket != bucket:
+                self._tracking = JobRecords(settings.s3_reader(), bucket, cache_size=CACHE_SIZE)
+            return self._tracking
+
+    def listing(self) -> JobRecords:
+        """The dashboard's records: it lists the index, which takes botocore's client."""
+        bucket = settings.bucket()
+        with self._lock:
+            if self._listing is None or self._listing.bucket != bucket:
+                self._listing = JobRecords(settings.s3_client(), bucket)
+            return self._listing
 
     def find_by_token(self, token: str) -> Job | None:
         records = self.records()
@@ -58,7 +68,7 @@ class JobsStore:
             raise _unavailable("track lookup", records.bucket, exc) from None
 
     def page(self, **filters: Any) -> Page:
-        records = self.records()
+        records = self.listing()
         try:
             return records.page(**filters)
         except (ClientError, BotoCoreError, JobRecordInvalid) as exc:
@@ -67,7 +77,7 @@ class JobsStore:
     def _find_in_legacy(self, bucket: str, token: str) -> Job | None:
         if bucket in self._migrated:
             return None
-        s3 = settings.s3_client()
+        s3 = settings.s3_reader()
         try:
             head = s3.head_object(Bucket=bucket, Key=config.JOBS_KEY)
         except ClientError as err:
@@ -100,7 +110,7 @@ class JobsStore:
 
     def forget(self) -> None:
         with self._lock:
-            self._records = None
+            self._tracking = self._listing = None
             self._migrated.clear()
             self._legacy = None
 

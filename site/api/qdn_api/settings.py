@@ -1,8 +1,10 @@
 """Where the API finds its bucket and dispatcher key, and its one S3 client.
 
-The client is built once per process and reused while the Lambda environment is warm. boto3
-reads ``AWS_ENDPOINT_URL`` / ``AWS_ENDPOINT_URL_S3`` itself, which is how the local stack points
-it at moto; against AWS nothing is set.
+The client is built once per process and reused while the Lambda environment is warm. It is a
+plain botocore client: boto3 would add nothing the handlers call, and importing it (with the
+s3transfer machinery it loads for uploads) costs a cold start about as much again as everything
+else. botocore reads ``AWS_ENDPOINT_URL`` / ``AWS_ENDPOINT_URL_S3`` itself, which is how the local
+stack points it at moto; against AWS nothing is set.
 """
 
 from __future__ import annotations
@@ -11,24 +13,15 @@ import os
 import threading
 from typing import Any
 
-import boto3
-from botocore.config import Config
-
 from qdn import config
+from qdn_api.s3_reader import ATTEMPTS, CONNECT_TIMEOUT, READ_TIMEOUT, S3Reader
 
 BUCKET_ENV = "QDN_BUCKET"
 DASHBOARD_KEY_ENV = "QDN_DASHBOARD_KEY"
 
-# A customer is waiting on every call: fail fast and say "try again" rather than hang until the
-# function times out. Two attempts in standard mode ride out one dropped connection.
-_CLIENT_CONFIG = Config(
-    connect_timeout=2,
-    read_timeout=5,
-    retries={"mode": "standard", "max_attempts": 2},
-)
-
 _lock = threading.Lock()
 _client: Any = None
+_reader: Any = None
 
 
 def bucket() -> str:
@@ -40,15 +33,36 @@ def dashboard_key() -> str | None:
 
 
 def s3_client() -> Any:
+    """botocore's S3 client, for what the track path does not do (listings, bookings)."""
     global _client
     with _lock:
         if _client is None:
-            _client = boto3.session.Session().client("s3", config=_CLIENT_CONFIG)
+            # Imported here: the track path never pays for botocore's client (see s3_reader).
+            import botocore.session
+            from botocore.config import Config
+
+            _client = botocore.session.Session().create_client(
+                "s3",
+                config=Config(
+                    connect_timeout=CONNECT_TIMEOUT,
+                    read_timeout=READ_TIMEOUT,
+                    retries={"mode": "standard", "max_attempts": ATTEMPTS},
+                ),
+            )
         return _client
 
 
-def reset() -> None:
-    """Forget the client (and so its endpoint); the next call builds a new one."""
-    global _client
+def s3_reader() -> Any:
+    """The track path's reads: the light signed reader, or the client without env credentials."""
+    global _reader
     with _lock:
-        _client = None
+        if _reader is None:
+            _reader = S3Reader.from_environment()
+    return _reader or s3_client()
+
+
+def reset() -> None:
+    """Forget the client and the reader (and so their endpoint); the next call builds anew."""
+    global _client, _reader
+    with _lock:
+        _client = _reader = None
