@@ -13,8 +13,10 @@ Releases the dispatch site in the one order that never shows a customer a broken
    build under its own cache keys: nothing is copied, no page is ever mixed with another build's
    assets. `releases/<run-id>.json` and `releases/HISTORY.json` record the switch; `qdn_rollback`
    moves the pointer back.
-3. **upload_job** (beside 2) — the job from the form is added to the private `data/jobs.json` with
-   a conditional write; a retry finds the job it already wrote. Every change is an audit event.
+3. **upload_job** (beside 2) — the job from the form is written as its own private record,
+   `data/jobs/<id>.json` (create-only, its id derived from the run), with its token lookup and
+   dashboard index; a retry or a second trigger finds the job the run already wrote. Every
+   change is an audit event.
 4. **invalidate** — content needs no invalidation; one invalidation per distribution for the new
    job's track API path (a cached "not found" must go); the wait runs in the triggerer.
 5. **smoke_check** — the customer's tracking link, the track API, `/book/` and a private path,

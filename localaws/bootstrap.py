@@ -2,7 +2,8 @@
 
 Every step looks before it writes, so a second run reports "exists" for everything and changes
 nothing: the bucket (versioned, public access blocked), the private job records (moving a root-level
-``jobs.json`` left by the old manual process into ``data/`` once), the site staged from
+``jobs.json`` left by the old manual process into ``data/`` and migrating it to one record per job,
+once; then the derived export), the site staged from
 ``site/public`` as a build, the KeyValueStore with the live pointer (set to that build on the very
 first run, so the edges have a site to serve), the CloudFront Function reading it, both
 distributions, the alerts topic, the audit log group and the alarm the nightly check expects.

@@ -192,7 +192,7 @@ class Booking(_BookingFields):
     booking's date may lie in the past by the time someone reads it.
 
     Dispatch turns a booking into a job by hand (price and date confirmed on the phone), so the
-    booking never touches ``jobs.json``.
+    booking never touches the job records.
     """
 
     schema_version: Literal[1] = 1

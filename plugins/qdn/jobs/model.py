@@ -1,9 +1,9 @@
 """Job records: what a customer's dumpster job is, how it may change, and what the public may see.
 
 One model serves the release DAG (which adds jobs), the track API (which reveals one job to the
-holder of its token) and the nightly verification (which proves ``jobs.json`` still validates).
+holder of its token) and the nightly verification (which proves every record still validates).
 Everything is refused loudly at the boundary, with the field path and the reason, because a
-half-valid ``jobs.json`` is exactly how a customer ends up with "Job not found".
+half-valid record is exactly how a customer ends up with "Job not found".
 
 The booking form's request and record live in :mod:`qdn.jobs.booking` (not imported here: the
 track API loads this module on every cold start and has no use for them).
@@ -300,7 +300,8 @@ class NewJob(_Strict):
 
 
 class Job(_Strict):
-    """One job as ``jobs.json`` stores it. Immutable: a change makes a new Job."""
+    """One job as its record ``data/jobs/<id>.json`` stores it. Immutable: a change makes a new
+    Job."""
 
     id: Annotated[str, StringConstraints(pattern=JOB_ID_PATTERN)]
     token: Annotated[str, StringConstraints(pattern=TOKEN_PATTERN)] = Field(repr=False)

@@ -1,4 +1,4 @@
-"""``POST /api/book``: a booking request, stored as its own object; jobs.json is never touched.
+"""``POST /api/book``: a booking request, stored as its own object; job records are never touched.
 
 Each booking is written once with ``IfNoneMatch: *``: two requests can never overwrite each
 other, even if an id repeated. Dispatch turns bookings into jobs after a phone call.
