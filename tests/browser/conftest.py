@@ -125,7 +125,7 @@ class Site:
         return self.released.stack.config.dashboard_key
 
     def add_job(self, **fields: Any) -> str:
-        """Write a job into jobs.json; returns its tracking token."""
+        """Write a job record through the job store; returns its tracking token."""
         return self.released.add_job(**fields).token
 
 

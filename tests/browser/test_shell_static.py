@@ -161,3 +161,10 @@ def test_routes_match_the_route_table() -> None:
 
 def test_not_found_message_is_the_track_apis() -> None:
     assert js_constant("TEXT")["notFound"] == track.NOT_FOUND_MESSAGE
+
+
+def test_status_filter_offers_the_job_models_statuses_and_labels() -> None:
+    # The dashboard's status select is filled from STATUS_LABELS, in its order.
+    labels = js_constant("STATUS_LABELS")
+    assert list(labels) == [status.value for status in model.JobStatus]
+    assert labels == {status.value: label for status, label in model.STATUS_LABELS.items()}

@@ -77,7 +77,15 @@ def read_export(s3: Any, bucket: str) -> dict[str, Any] | None:
     return json.loads(body)
 
 
-def rebuild_export(s3: Any, bucket: str, *, now: datetime | None = None) -> ExportReport:
+def rebuild_export(
+    s3: Any, bucket: str, *, now: datetime | None = None, order: list[str] | None = None
+) -> ExportReport:
+    """Rebuild the export from the records.
+
+    Jobs keep the order they had in the last export (or ``order``, the legacy document's, on the
+    migration's first export), so an export diffs cleanly against the one before; jobs new since
+    are appended oldest first.
+    """
     current = list_records(s3, bucket)
     previous = read_export(s3, bucket) or {}
     old_etags: dict[str, str] = previous.get("record_etags", {})
@@ -98,7 +106,12 @@ def rebuild_export(s3: Any, bucket: str, *, now: datetime | None = None) -> Expo
         job, etag = found
         fresh[job_id] = json.loads(job.model_dump_json())
         etags[job_id] = etag
-    jobs = sorted({**keep, **fresh}.values(), key=lambda job: (job["created_at"], job["id"]))
+    known = order if order is not None else [job["id"] for job in previous.get("jobs", [])]
+    position = {job_id: index for index, job_id in enumerate(known)}
+    jobs = sorted(
+        {**keep, **fresh}.values(),
+        key=lambda job: (position.get(job["id"], len(position)), job["created_at"], job["id"]),
+    )
     exported_at = iso_utc(now or datetime.now(UTC))
     body = _document_bytes(
         {

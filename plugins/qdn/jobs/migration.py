@@ -91,7 +91,7 @@ def migrate(s3: Any, bucket: str) -> MigrationReport:
     with ThreadPoolExecutor(max_workers=READERS) as pool:
         list(pool.map(lambda job: import_job(s3, bucket, job), document.jobs))
     digests = _prove(s3, bucket, document.jobs)
-    export = rebuild_export(s3, bucket)
+    export = rebuild_export(s3, bucket, order=[job.id for job in document.jobs])
     if export.jobs < len(document.jobs):
         raise MigrationError(
             f"the export holds {export.jobs} jobs, the legacy document {len(document.jobs)}; "
