@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import date, timedelta
 
 import pytest
-from playwright.sync_api import Page, Route, expect
+from playwright.sync_api import Page, Request, Response, Route, expect
 
 from qdn.jobs.model import STATUS_LABELS, JobStatus
 
@@ -130,10 +130,12 @@ def test_a_disabled_dashboard_says_so(site, page: Page) -> None:
     expect(page.locator("[data-dash-jobs]")).to_be_hidden()
 
 
-def jobs_request(**query: str) -> Callable[[str], bool]:
-    """Matches the jobs API request whose query carries these parameters."""
+def jobs_request(**query: str) -> Callable[[str | Request | Response], bool]:
+    """Matches a jobs API call whose query carries these parameters: its URL (``page.route``), or
+    its request or response (``page.expect_request``, ``page.expect_response``)."""
 
-    def matches(url: str) -> bool:
+    def matches(target: str | Request | Response) -> bool:
+        url = target if isinstance(target, str) else target.url
         return "/api/jobs?" in url and all(f"{k}={v}" in url for k, v in query.items())
 
     return matches

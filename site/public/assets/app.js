@@ -34,6 +34,20 @@
       "We couldn't reach the dispatch service. Check your connection and try again.",
     dashUnauthorized: "That dispatcher key was not accepted. Enter a valid key.",
     dashDisabled: "The dispatch dashboard is turned off on this site.",
+    dashBadFilter: "Those filters were not accepted. Change them and try again.",
+  };
+
+  // Job statuses in the order of the work, with their labels: the job model's JobStatus and
+  // STATUS_LABELS (plugins/qdn/jobs/model.py), which a static test keeps equal to these. The
+  // dashboard's status filter offers them; the jobs API accepts exactly these values.
+  var STATUS_LABELS = {
+    booked: "Booked",
+    scheduled: "Scheduled",
+    delivered: "Delivered",
+    ready_for_pickup: "Ready for pickup",
+    picked_up: "Picked up",
+    completed: "Completed",
+    cancelled: "Cancelled",
   };
 
   // Booking rules and messages: the same ones the booking API applies (site/api/qdn_api), so a
@@ -590,6 +604,17 @@
     }
   }
 
+  // The jobs API's URL for one page: the filters a list was loaded with and, for a following page,
+  // the previous answer's cursor. The key never goes here; it travels in the Authorization header.
+  function jobsUrl(filters, after) {
+    var query = new URLSearchParams();
+    if (filters.status) query.set("status", filters.status);
+    if (filters.date) query.set("date", filters.date);
+    if (after) query.set("after", after);
+    var text = query.toString();
+    return text ? JOBS_API + "?" + text : JOBS_API;
+  }
+
   function renderDashboard() {
     document.title = "Dispatch dashboard · QuickDumpNow";
     var main = showView("view-dashboard");
@@ -597,19 +622,46 @@
     var login = main.querySelector("[data-dash-login]");
     var keyInput = login.querySelector("#dash-key");
     var jobs = main.querySelector("[data-dash-jobs]");
+    var filterForm = main.querySelector("[data-dash-filters]");
+    var statusFilter = filterForm.elements.status;
+    var dateFilter = filterForm.elements.date;
     var rows = main.querySelector("[data-dash-rows]");
     var count = main.querySelector("[data-dash-count]");
+    var more = main.querySelector("[data-dash-more]");
+    var moreButton = more.querySelector("button");
     var memoryKey = readKey();
+    // The list on screen: the filters it was loaded with, how many rows it has, and the cursor of
+    // the page after it (null when the last answer was the last page).
+    var active = { status: "", date: "" };
+    var shown = 0;
+    var next = null;
+    // Every load and every sign-out takes a new number; an answer to an older one is dropped, so
+    // a slow response can neither bring rows back after sign-out nor mix two filters' rows.
+    var request = 0;
+
+    Object.keys(STATUS_LABELS).forEach(function (value) {
+      var option = el("option", "", STATUS_LABELS[value]);
+      option.value = value;
+      statusFilter.appendChild(option);
+    });
 
     function setStatus(kind, message, retry) {
       status.replaceChildren();
       if (message) status.appendChild(notice(kind === "error" ? "error" : "info", message, retry));
     }
 
-    // Nothing of a customer may stay on screen once the key is gone or refused.
-    function hideJobs() {
+    function clearRows() {
       rows.replaceChildren();
       count.textContent = "";
+      shown = 0;
+      next = null;
+      more.hidden = true;
+    }
+
+    // Nothing of a customer may stay on screen once the key is gone or refused.
+    function hideJobs() {
+      request += 1;
+      clearRows();
       jobs.hidden = true;
     }
 
@@ -627,19 +679,46 @@
       showLogin();
     }
 
-    function load() {
+    // Page one under the filters the form shows now.
+    function reload() {
+      active = { status: statusFilter.value, date: dateFilter.value };
+      load(null);
+    }
+
+    // A filter changed: the rows on screen no longer answer it, so they go before new ones come.
+    function applyFilters() {
+      clearRows();
+      reload();
+    }
+
+    function showMore() {
+      if (next) load(next);
+    }
+
+    // One page of the list: page one replaces the rows, a following page (after) is appended.
+    function load(after) {
       if (!memoryKey) {
         showLogin();
         return;
       }
+      request += 1;
+      var ticket = request;
+      var current = function () {
+        return ticket === request;
+      };
+      var retry = function () {
+        load(after);
+      };
       login.hidden = true;
-      setStatus("info", "Loading jobs…");
-      fetch(JOBS_API, {
+      moreButton.disabled = true;
+      setStatus("info", after ? "Loading more jobs…" : "Loading jobs…");
+      fetch(jobsUrl(active, after), {
         headers: { Authorization: "Bearer " + memoryKey, Accept: "application/json" },
         cache: "no-store",
         credentials: "omit",
       })
         .then(function (response) {
+          if (!current()) return null;
           if (response.status === 401 || response.status === 403) {
             memoryKey = "";
             writeKey("");
@@ -653,15 +732,36 @@
             setStatus("error", TEXT.dashDisabled);
             return null;
           }
+          if (response.status === 400) {
+            return response
+              .json()
+              .catch(function () {
+                return null;
+              })
+              .then(function (body) {
+                if (!current()) return;
+                // The filters stay on screen so they can be changed; a refused page one leaves no
+                // rows, a refused following page leaves the rows already shown.
+                if (!after) clearRows();
+                moreButton.disabled = false;
+                jobs.hidden = false;
+                var message = body && typeof body.message === "string" ? body.message : "";
+                setStatus("error", message || TEXT.dashBadFilter);
+              });
+          }
           if (!response.ok) throw new Error("jobs API answered " + response.status);
           return response.json().then(function (body) {
+            if (!current()) return;
             if (!body || !Array.isArray(body.jobs)) throw new Error("jobs response without jobs");
+            var cursor = typeof body.next === "string" && body.next !== "" ? body.next : null;
             setStatus("", "");
-            showJobs(body.jobs);
+            showJobs(body.jobs, cursor, Boolean(after));
           });
         })
         .catch(function () {
-          setStatus("error", TEXT.dashUnreachable, load);
+          if (!current()) return;
+          moreButton.disabled = false;
+          setStatus("error", TEXT.dashUnreachable, retry);
         });
     }
 
@@ -672,8 +772,8 @@
       return td;
     }
 
-    function showJobs(list) {
-      rows.replaceChildren();
+    function showJobs(list, cursor, append) {
+      if (!append) rows.replaceChildren();
       list.forEach(function (job) {
         var row = el("tr");
         cell(row, "Reference", job.reference, "ref");
@@ -690,15 +790,24 @@
         cell(row, "Price", formatPrice(job.price, job.currency), "num");
         rows.appendChild(row);
       });
-      count.textContent = list.length === 1 ? "1 job" : list.length + " jobs";
-      if (list.length === 0) {
+      shown = (append ? shown : 0) + list.length;
+      next = cursor;
+      var text = shown === 1 ? "1 job" : shown + " jobs";
+      count.textContent = next ? text + " shown, more available" : text;
+      if (shown === 0) {
+        var filtered = active.status !== "" || active.date !== "";
         var empty = el("tr");
-        var td = el("td", "empty", "No jobs yet.");
+        var td = el("td", "empty", filtered ? "No jobs match these filters." : "No jobs yet.");
         td.colSpan = 6;
         empty.appendChild(td);
         rows.appendChild(empty);
       }
       jobs.hidden = false;
+      var hadFocus = document.activeElement === moreButton;
+      moreButton.disabled = false;
+      more.hidden = !next;
+      // The button that was just used is gone: keep keyboard focus on the list, not the page top.
+      if (hadFocus && more.hidden) count.focus();
     }
 
     login.addEventListener("submit", function (event) {
@@ -712,11 +821,23 @@
       memoryKey = key;
       writeKey(key);
       keyInput.value = "";
-      load();
+      reload();
     });
-    main.querySelector("[data-dash-refresh]").addEventListener("click", load);
+    filterForm.addEventListener("submit", function (event) {
+      event.preventDefault();
+      applyFilters();
+    });
+    statusFilter.addEventListener("change", applyFilters);
+    dateFilter.addEventListener("change", applyFilters);
+    main.querySelector("[data-dash-clear]").addEventListener("click", function () {
+      statusFilter.value = "";
+      dateFilter.value = "";
+      applyFilters();
+    });
+    moreButton.addEventListener("click", showMore);
+    main.querySelector("[data-dash-refresh]").addEventListener("click", reload);
     main.querySelector("[data-dash-signout]").addEventListener("click", signOut);
-    load();
+    reload();
   }
 
   /* ---------- start ---------- */
