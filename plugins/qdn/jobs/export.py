@@ -14,7 +14,7 @@ import json
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from botocore.exceptions import ClientError
 
@@ -63,15 +63,21 @@ def list_records(s3: Any, bucket: str) -> dict[str, str]:
     return found
 
 
-def read_export(s3: Any, bucket: str) -> dict[str, Any] | None:
-    """The current export as plain JSON, or None when ``data/jobs.json`` is absent or legacy."""
+def jobs_json_state(s3: Any, bucket: str) -> Literal["absent", "export", "legacy"]:
+    """What ``data/jobs.json`` is, from one HEAD: the export carries its metadata, a legacy
+    single document (still to migrate) does not."""
     try:
         head = s3.head_object(Bucket=bucket, Key=config.JOBS_KEY)
     except ClientError as err:
         if is_missing(err):
-            return None
+            return "absent"
         raise
-    if EXPORT_METADATA_KEY not in head.get("Metadata", {}):
+    return "export" if EXPORT_METADATA_KEY in head.get("Metadata", {}) else "legacy"
+
+
+def read_export(s3: Any, bucket: str) -> dict[str, Any] | None:
+    """The current export as plain JSON, or None when ``data/jobs.json`` is absent or legacy."""
+    if jobs_json_state(s3, bucket) != "export":
         return None
     body = s3.get_object(Bucket=bucket, Key=config.JOBS_KEY)["Body"].read()
     return json.loads(body)

@@ -22,16 +22,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from qdn import config
 from qdn.conditional_write import create_object, read_with_etag
-from qdn.jobs.export import EXPORT_METADATA_KEY, ExportReport, rebuild_export
+from qdn.jobs.export import ExportReport, jobs_json_state, rebuild_export
 from qdn.jobs.legacy_document import JobsDocument, JobsDocumentError
 from qdn.jobs.model import Job
 from qdn.jobs.records import READERS, JobRecords
 from qdn.jobs.store import import_job
-from qdn.s3_errors import is_missing
 
 MIGRATED_PREFIX = config.DATA_PREFIX + "migrated/"
 
@@ -64,13 +61,7 @@ def job_digest(job: Job) -> str:
 
 
 def needs_migration(s3: Any, bucket: str) -> bool:
-    try:
-        head = s3.head_object(Bucket=bucket, Key=config.JOBS_KEY)
-    except ClientError as err:
-        if is_missing(err):
-            return False
-        raise
-    return EXPORT_METADATA_KEY not in head.get("Metadata", {})
+    return jobs_json_state(s3, bucket) == "legacy"
 
 
 def migrate(s3: Any, bucket: str) -> MigrationReport:

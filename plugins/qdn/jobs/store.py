@@ -21,10 +21,11 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -237,39 +238,19 @@ class JobStore:
         the index entries and the audit event. None depends on another, and each is idempotent,
         so a retry redoes whichever a crash cut short. ``settle`` re-reads the record once the
         index is written (see :meth:`_settle_index`), while the audit event is still on its way."""
-        entries = layout.index_entries(job)
-        # A status change that this call wrote moves only the status entry: the date entry never
-        # changes. A retry (or a create) writes them all, repairing what a crash cut short.
-        present = (
-            (layout.status_index(job.status) + layout.order(job),)
-            if status_only
-            else (entries.present)
-        )
+        calls = self._index_calls(job, status_only=status_only)
+        if lookup:
+            calls.append(
+                partial(
+                    create_object,
+                    self._s3,
+                    self.bucket,
+                    layout.token_key(job.token),
+                    lookup_body(job.id),
+                )
+            )
         with ThreadPoolExecutor(max_workers=_FAN_OUT) as pool:
-            tasks = [
-                pool.submit(self._s3.put_object, Bucket=self.bucket, Key=key, Body=b"")
-                for key in present
-            ]
-            if entries.stale:
-                # A crash between a status change and this leaves an old status's entry; the
-                # dashboard checks each entry against its record, so it is skipped, never shown.
-                tasks.append(
-                    pool.submit(
-                        self._s3.delete_objects,
-                        Bucket=self.bucket,
-                        Delete={"Objects": [{"Key": k} for k in entries.stale], "Quiet": True},
-                    )
-                )
-            if lookup:
-                tasks.append(
-                    pool.submit(
-                        create_object,
-                        self._s3,
-                        self.bucket,
-                        layout.token_key(job.token),
-                        lookup_body(job.id),
-                    )
-                )
+            tasks = [pool.submit(call) for call in calls]
             recorded = pool.submit(self._record, audit, event, job, etag, fresh=fresh)
             for task in tasks:
                 task.result()
@@ -378,20 +359,39 @@ class JobStore:
             if current is None:
                 return
             current, etag = current
-            entries = layout.index_entries(current)
-            for key in entries.present:
-                self._s3.put_object(Bucket=self.bucket, Key=key, Body=b"")
-            if entries.stale:
-                self._s3.delete_objects(
-                    Bucket=self.bucket,
-                    Delete={"Objects": [{"Key": k} for k in entries.stale], "Quiet": True},
-                )
+            for call in self._index_calls(current):
+                call()
             indexed = current
         log.warning(
             "job %s kept changing while its index was settled; the dashboard skips "
             "stale entries until the next change or the nightly check",
             indexed.id,
         )
+
+    def _index_calls(self, job: Job, *, status_only: bool = False) -> list[Callable[[], Any]]:
+        """The writes that give ``job`` the index entries of its state and drop its earlier
+        statuses'. A status change this call wrote moves only the status entry (the date entry
+        never changes); a create or a retry writes them all, repairing what a crash cut short."""
+        entries = layout.index_entries(job)
+        present = (
+            (layout.status_index(job.status) + layout.order(job),)
+            if status_only
+            else entries.present
+        )
+        calls: list[Callable[[], Any]] = [
+            partial(self._s3.put_object, Bucket=self.bucket, Key=key, Body=b"") for key in present
+        ]
+        if entries.stale:
+            # A crash between a status change and this leaves an old status's entry; the
+            # dashboard checks each entry against its record, so it is skipped, never shown.
+            calls.append(
+                partial(
+                    self._s3.delete_objects,
+                    Bucket=self.bucket,
+                    Delete={"Objects": [{"Key": k} for k in entries.stale], "Quiet": True},
+                )
+            )
+        return calls
 
     def _changed_since(self, job_id: str, etag: str) -> tuple[Job, str] | None:
         key = layout.job_key(job_id)

@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from qdn import config
-from qdn.jobs.export import EXPORT_METADATA_KEY
+from qdn.jobs.export import jobs_json_state
 from qdn.jobs.model import Job
 from qdn.jobs.records import CACHE_SIZE, JobRecordInvalid, JobRecords, Page
-from qdn.s3_errors import error_code, is_missing
+from qdn.s3_errors import error_code, is_not_modified
 from qdn_api import settings
 
 if TYPE_CHECKING:
@@ -78,35 +78,35 @@ class JobsStore:
         if bucket in self._migrated:
             return None
         s3 = settings.s3_reader()
-        try:
-            head = s3.head_object(Bucket=bucket, Key=config.JOBS_KEY)
-        except ClientError as err:
-            if not is_missing(err):
-                raise
-            head = None
-        if head is None or EXPORT_METADATA_KEY in head.get("Metadata", {}):
+        if jobs_json_state(s3, bucket) != "legacy":
             with self._lock:
                 self._migrated.add(bucket)
             return None
-        legacy = self._legacy
-        if legacy is None or legacy[0] != bucket or legacy[1] != head["ETag"]:
-            # Only a bucket not migrated yet pays for this model.
-            from qdn.jobs.legacy_document import JobsDocument, JobsDocumentError
+        legacy = self._legacy if self._legacy and self._legacy[0] == bucket else None
+        request = {"Bucket": bucket, "Key": config.JOBS_KEY}
+        if legacy is not None:
+            request["IfNoneMatch"] = legacy[1]  # parsed once per version of the document
+        try:
+            got = s3.get_object(**request)
+        except ClientError as err:
+            if legacy is None or not is_not_modified(err):
+                raise
+            return legacy[2].find_by_token(token)
+        # Only a bucket not migrated yet pays for this model.
+        from qdn.jobs.legacy_document import JobsDocument, JobsDocumentError
 
-            got = s3.get_object(Bucket=bucket, Key=config.JOBS_KEY)
-            try:
-                document = JobsDocument.from_json_bytes(got["Body"].read())
-            except JobsDocumentError as exc:
-                log.error("legacy s3://%s/%s does not validate: %s", bucket, config.JOBS_KEY, exc)
-                raise JobsUnavailable("legacy jobs.json invalid") from None
-            legacy = (bucket, got["ETag"], document)
-            with self._lock:
-                self._legacy = legacy
-            log.warning(
-                "s3://%s/%s is not migrated yet (%d jobs); run: python -m qdn.cli jobs migrate",
-                bucket, config.JOBS_KEY, len(document.jobs),
-            )  # fmt: skip
-        return legacy[2].find_by_token(token)
+        try:
+            document = JobsDocument.from_json_bytes(got["Body"].read())
+        except JobsDocumentError as exc:
+            log.error("legacy s3://%s/%s does not validate: %s", bucket, config.JOBS_KEY, exc)
+            raise JobsUnavailable("legacy jobs.json invalid") from None
+        with self._lock:
+            self._legacy = (bucket, got["ETag"], document)
+        log.warning(
+            "s3://%s/%s is not migrated yet (%d jobs); run: python -m qdn.cli jobs migrate",
+            bucket, config.JOBS_KEY, len(document.jobs),
+        )  # fmt: skip
+        return document.find_by_token(token)
 
     def forget(self) -> None:
         with self._lock:
