@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -140,6 +141,8 @@ class JobStore:
     ) -> None:
         self._s3 = s3
         self._attempts = attempts
+        self._pool_lock = threading.Lock()
+        self._executor: ThreadPoolExecutor | None = None
         self._audit = AuditLog(logs, log_group=log_group) if logs is not None else None
         self.bucket = bucket
         self.records = JobRecords(s3, bucket)
@@ -249,14 +252,23 @@ class JobStore:
                     lookup_body(job.id),
                 )
             )
-        with ThreadPoolExecutor(max_workers=_FAN_OUT) as pool:
-            tasks = [pool.submit(call) for call in calls]
-            recorded = pool.submit(self._record, audit, event, job, etag, fresh=fresh)
-            for task in tasks:
-                task.result()
-            if settle:
-                self._settle_index(job, etag)
-            return recorded.result()
+        pool = self._pool()
+        tasks = [pool.submit(call) for call in calls]
+        recorded = pool.submit(self._record, audit, event, job, etag, fresh=fresh)
+        for task in tasks:
+            task.result()
+        if settle:
+            self._settle_index(job, etag)
+        return recorded.result()
+
+    def _pool(self) -> ThreadPoolExecutor:
+        # Kept for the store's life: starting threads on every change cost a few ms each time.
+        with self._pool_lock:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(
+                    max_workers=_FAN_OUT, thread_name_prefix="job-store"
+                )
+            return self._executor
 
     # --- changing -------------------------------------------------------------------------------
 
