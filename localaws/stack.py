@@ -63,6 +63,9 @@ class StackConfig:
     edge_port_base: int = DEFAULT_EDGE_PORT_BASE
     invalidation_delay: float = DEFAULT_INVALIDATION_DELAY
     kvs_propagation_delay: float = DEFAULT_KVS_PROPAGATION_DELAY
+    # Seconds to wait for the servers to answer. A restored state of hundreds of thousands of
+    # objects (the job records benchmark) takes moto a minute or more to load.
+    ready_timeout: float = READY_TIMEOUT
     state_dir: Path = REPO_ROOT / ".stack"
     dashboard_key: str = ""
 
@@ -358,7 +361,7 @@ def wait_ready(cfg: StackConfig, procs: dict[str, Popen[bytes]] | None = None) -
         "moto": f"{cfg.moto_url}/moto-api/",
         "cloudfront": f"{cfg.cloudfront_url}/_localaws/health",
     }
-    deadline = time.monotonic() + READY_TIMEOUT
+    deadline = time.monotonic() + cfg.ready_timeout
     pending = {k: v for k, v in checks.items() if procs is None or k in procs}
     while pending:
         for name, url in list(pending.items()):
@@ -371,7 +374,7 @@ def wait_ready(cfg: StackConfig, procs: dict[str, Popen[bytes]] | None = None) -
                 del pending[name]
         if pending and time.monotonic() > deadline:
             raise StackError(
-                f"{', '.join(pending)} did not answer within {READY_TIMEOUT:.0f} s; "
+                f"{', '.join(pending)} did not answer within {cfg.ready_timeout:.0f} s; "
                 f"see the logs in {cfg.state_dir}"
             )
         if pending:

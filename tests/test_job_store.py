@@ -469,6 +469,28 @@ def test_status_changes_follow_the_allowed_transitions_once_per_key(env: Env) ->
     ]
 
 
+def test_a_status_change_costs_one_read_one_write_and_its_index_and_audit(env: Env) -> None:
+    yesterday = _now() - timedelta(days=1)
+    created = env.store().create(
+        {**JOB, "status": "booked"}, idempotency_key="run-1/upload_job", now=yesterday
+    )
+    # Today's audit stream exists already, as it does after the day's first change.
+    env.logs.create_log_stream(logGroupName=env.log_group, logStreamName=_now().date().isoformat())
+    s3, logs = env.client("s3"), env.client("logs")
+    calls = _count_calls(s3, logs)
+    env.store(s3=s3, logs=logs).update_status(created.job.id, "scheduled", idempotency_key="d-1")
+    # A job last changed a day ago has nobody else at work on it: no settling read.
+    assert sorted(calls) == sorted(
+        ["GetObject", "PutObject", "PutObject", "DeleteObjects", "PutLogEvents"]
+    )
+    calls.clear()
+    # Changed a moment ago: someone may be at work on it, so the index is settled (one more GET).
+    env.store(s3=s3, logs=logs).update_status(created.job.id, "delivered", idempotency_key="d-2")
+    assert sorted(calls) == sorted(
+        ["GetObject", "PutObject", "PutObject", "DeleteObjects", "PutLogEvents", "GetObject"]
+    )
+
+
 def test_a_status_change_retried_after_a_crash_is_applied_and_audited_once(env: Env) -> None:
     created = env.store().create({**JOB, "status": "booked"}, idempotency_key="run-1/upload_job")
     logs = env.client("logs")

@@ -25,7 +25,7 @@ import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -75,6 +75,10 @@ IDEMPOTENCY_KEY_PATTERN = re.compile(r"^[A-Za-z0-9_.~:+/@=-]{1,200}$")
 _ID_DRAWS = 3
 # The writes after a record's (lookup, two index entries plus one delete, audit) run at once.
 _FAN_OUT = 5
+# A record changed less than this long before a status change read it means someone else is at
+# work on the job: the change then settles its index. A minute is far beyond any round trip, yet
+# a job's ordinary changes (delivered, picked up) are hours apart, so they skip the extra read.
+_BUSY_WINDOW = timedelta(minutes=1)
 # Rounds of re-reading a job whose status kept changing while it was indexed: each round follows
 # one more concurrent change; a job changed five times within one round trip is a runaway loop.
 _SETTLE_ROUNDS = 5
@@ -318,7 +322,12 @@ class JobStore:
             # is a little behind the one that wrote last must not be refused for it.
             when = at if at is not None else max(datetime.now(UTC), job.updated_at)
             changed = job.transition(target, at=when, note=text)
-            outcome.update(job=changed, change=changed.history[-1], previous=job.status)
+            outcome.update(
+                job=changed,
+                change=changed.history[-1],
+                previous=job.status,
+                busy=job.updated_at > datetime.now(UTC) - _BUSY_WINDOW,
+            )
             return _job_bytes(changed)
 
         try:
@@ -335,16 +344,21 @@ class JobStore:
             job, status=outcome["change"].status, at=outcome["change"].at,
             idempotency_key=key, jobs_etag=etag,
         )  # fmt: skip
+        written = updated.written
+        # Two writers' index writes can only cross when the job was changed moments apart: this
+        # call lost a round to another, or the record it read had just been changed. Then the
+        # index is settled; otherwise the extra read is spared (docs/jobs.md).
+        settle = not written or updated.attempts > 1 or outcome.get("busy", False)
         recorded = self._complete(
             job,
             event,
             audit,
             etag,
-            fresh=updated.written,
+            fresh=written,
             lookup=False,
-            status_only=updated.written,
+            status_only=written,
+            settle=settle,
         )
-        self._settle_index(job, etag)
         hint = redact_token(job.token)
         if updated.written:
             log.info(
