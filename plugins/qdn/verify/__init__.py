@@ -1,0 +1,1 @@
+"""The checks of production the nightly verification runs: plain Python, one module per check."""
