@@ -5,6 +5,7 @@ outside a release) fails it, naming the drift. Every test puts back what it chan
 from __future__ import annotations
 
 from qdn import config, staging
+from qdn.live_pointer import kvs_arn, read_pointer, write_pointer
 from qdn.verify.content import check_content
 
 
@@ -53,4 +54,25 @@ def test_objects_changed_deleted_or_added_outside_a_release_are_named(released_s
         s3.put_object(Bucket=config.BUCKET, **index)
         s3.put_object(Bucket=config.BUCKET, **robots)
         s3.delete_object(Bucket=config.BUCKET, Key=prefix + "stray.html")
+    assert _check(released_site).passed
+
+
+def test_a_pointer_moved_outside_a_release_is_named(released_site) -> None:
+    """The pointer is set to another build by hand (no release, no history entry), then put back
+    before the edges could serve it (they follow the store after its propagation delay)."""
+    stack = released_site.stack
+    kvs = stack.client("cloudfront-keyvaluestore")
+    arn = kvs_arn(stack.client("cloudfront"), config.KVS_NAME)
+    live = released_site.build_id
+    other = "build-0123456789ab"  # well-formed, never staged: what a typo by hand would do
+    state = read_pointer(kvs, arn, config.LIVE_POINTER_KEY)
+    write_pointer(kvs, state, other)
+    try:
+        result = _check(released_site)
+    finally:
+        write_pointer(kvs, read_pointer(kvs, arn, config.LIVE_POINTER_KEY), live)
+    assert not result.passed
+    assert f"the live pointer names {other} but the last" in result.summary()
+    assert "moved outside a release" in result.summary()
+    assert f"the live build {other} has no usable manifest" in result.summary()
     assert _check(released_site).passed
