@@ -32,6 +32,7 @@ S3_ACTIONS = {
     "DeleteObjects": ["s3:DeleteObject"],
     "GetBucketLifecycleConfiguration": ["s3:GetLifecycleConfiguration"],
     "PutBucketLifecycleConfiguration": ["s3:PutLifecycleConfiguration"],
+    "GetPublicAccessBlock": ["s3:GetBucketPublicAccessBlock"],
 }
 # Run by the bootstrap with the infrastructure's own credentials, never by the release.
 NOT_THE_RELEASE = {"iam.py", "cli.py", "layout_migration.py"}

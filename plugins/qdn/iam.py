@@ -78,6 +78,12 @@ def pipeline_policy(account_id: str = "ACCOUNT_ID", region: str = "us-east-1") -
                 ["s3:GetObject", "s3:PutObject"],
                 _object_arns(config.JOB_ARCHIVE_PREFIX),
             ),
+            # The nightly check reads that the bucket is still private.
+            _statement(
+                "VerifyTheBucketIsPrivate",
+                ["s3:GetBucketPublicAccessBlock", "s3:GetBucketPolicyStatus"],
+                [f"{S3}{config.BUCKET}"],
+            ),
             # Old builds expire by lifecycle rules the release rewrites; it deletes nothing.
             _statement(
                 "ExpireOldBuilds",

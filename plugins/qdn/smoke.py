@@ -145,7 +145,7 @@ def _api_problem(resp: Response, expect: Expectation, what: str) -> str | None:
     return None
 
 
-def _refused_problem(resp: Response, what: str) -> str | None:
+def refused_problem(resp: Response, what: str) -> str | None:
     if resp.status in (403, 404):
         return None
     return f"{what}: expected 403 or 404 (private data), got {resp.status} ({resp.cache_state()})"
@@ -173,7 +173,7 @@ def checks_for(
          lambda r, w: _assets_problem(r, expect, w, base, get))
     )  # fmt: skip
     for private in ("/jobs.json", "/" + config.JOBS_KEY):
-        checks.append((f"GET {private}", base + private, lambda r, w: _refused_problem(r, w)))
+        checks.append((f"GET {private}", base + private, lambda r, w: refused_problem(r, w)))
     return checks
 
 
