@@ -71,6 +71,27 @@ def read_with_etag(s3: Any, bucket: str, key: str) -> tuple[bytes | None, str | 
     return got["Body"].read(), got["ETag"]
 
 
+def _put_if(
+    s3: Any, bucket: str, key: str, body: bytes, content_type: str, cache_control: str,
+    **condition: str,
+) -> str | None:  # fmt: skip
+    """PutObject on ``condition``: the new ETag, or None when the condition failed (412/409)."""
+    try:
+        put = s3.put_object(
+            Bucket=bucket,
+            Key=key,
+            Body=body,
+            ContentType=content_type,
+            CacheControl=cache_control,
+            **condition,
+        )
+    except ClientError as err:
+        if is_conflict(err):
+            return None
+        raise
+    return put["ETag"]
+
+
 def create_object(
     s3: Any,
     bucket: str,
@@ -82,20 +103,7 @@ def create_object(
 ) -> str | None:
     """Write ``key`` only if it does not exist: the new ETag, or None when it already existed
     (then nothing was written, and the caller decides whether what is there is what it meant)."""
-    try:
-        put = s3.put_object(
-            Bucket=bucket,
-            Key=key,
-            Body=body,
-            ContentType=content_type,
-            CacheControl=cache_control,
-            IfNoneMatch="*",
-        )
-    except ClientError as err:
-        if is_conflict(err):
-            return None
-        raise
-    return put["ETag"]
+    return _put_if(s3, bucket, key, body, content_type, cache_control, IfNoneMatch="*")
 
 
 def update_object(
@@ -120,22 +128,13 @@ def update_object(
         if new is None or new == body:
             return Updated(body, etag, written=False, attempts=attempt)
         condition = {"IfMatch": etag} if etag else {"IfNoneMatch": "*"}
-        try:
-            put = s3.put_object(
-                Bucket=bucket,
-                Key=key,
-                Body=new,
-                ContentType=content_type,
-                CacheControl=headers.PRIVATE_CACHE_CONTROL,
-                **condition,
-            )
-        except ClientError as err:
-            if not is_conflict(err):
-                raise
-            if attempt < attempts:
-                sleep(backoff_seconds(attempt))
-            continue
-        return Updated(new, put["ETag"], written=True, attempts=attempt)
+        written = _put_if(
+            s3, bucket, key, new, content_type, headers.PRIVATE_CACHE_CONTROL, **condition
+        )
+        if written is not None:
+            return Updated(new, written, written=True, attempts=attempt)
+        if attempt < attempts:
+            sleep(backoff_seconds(attempt))
     raise ConditionalWriteError(
         f"s3://{bucket}/{key} changed under each of {attempts} attempts to update it (HTTP 412 "
         "or 409 on every conditional write), so another writer is rewriting it continuously. "

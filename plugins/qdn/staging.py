@@ -28,8 +28,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
@@ -39,6 +38,7 @@ from botocore.exceptions import ClientError
 
 from qdn import config, headers
 from qdn.conditional_write import create_object
+from qdn.parallel import WORKERS, parallel
 from qdn.s3_errors import is_missing
 
 SHA256_META = "sha256"
@@ -48,10 +48,6 @@ BUILD_ID_DIGITS = 12
 BUILD_ID_RE = re.compile(rf"^build-[0-9a-f]{{{BUILD_ID_DIGITS}}}$")
 MANIFEST_SCHEMA = 1
 
-# Parallel uploads and copies. botocore keeps 10 connections per client by default: 8 workers
-# never wait for one (nor log "Connection pool is full"), and S3 serves thousands of requests per
-# second per prefix, so the bound is about our client, not about S3.
-WORKERS = 8
 # CopyObject copies at most 5 GB in one request (larger needs a multipart copy); a static site's
 # files are far below, and a larger file is uploaded instead of half-supported.
 COPY_OBJECT_MAX_BYTES = 5 * 1024**3
@@ -378,14 +374,6 @@ def build_problems(manifest: BuildManifest, listed: Mapping[str, Mapping[str, An
 
 T = TypeVar("T")
 R = TypeVar("R")
-
-
-def parallel(fn: Callable[[T], R], items: Iterable[T], workers: int = WORKERS) -> list[R]:
-    items = list(items)
-    if len(items) <= 1:
-        return [fn(i) for i in items]
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(fn, items))
 
 
 @dataclass

@@ -11,7 +11,6 @@ a rebuild reads again only the records that changed since the last one: a listin
 from __future__ import annotations
 
 import json
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -21,7 +20,8 @@ from botocore.exceptions import ClientError
 from qdn import config, headers
 from qdn.jobs import layout
 from qdn.jobs.model import iso_utc
-from qdn.jobs.records import READERS, JobRecords
+from qdn.jobs.records import JobRecords
+from qdn.parallel import parallel
 from qdn.s3_errors import is_missing
 
 EXPORT_METADATA_KEY = "qdn-export"
@@ -105,7 +105,7 @@ def rebuild_export(
     records = JobRecords(s3, bucket)
     etags = dict(current)
     fresh: dict[str, Any] = {}
-    for job_id, found in zip(wanted, _read_all(records, wanted), strict=True):
+    for job_id, found in zip(wanted, parallel(records.get_with_etag, wanted), strict=True):
         if found is None:  # archived between the listing and the read
             etags.pop(job_id)
             continue
@@ -139,17 +139,6 @@ def rebuild_export(
         Metadata={EXPORT_METADATA_KEY: exported_at},
     )
     return ExportReport(config.JOBS_KEY, exported_at, len(jobs), len(fresh), len(keep))
-
-
-def _read_all(records: JobRecords, job_ids: list[str]) -> list[Any]:
-    # get_many in slices: a first export of a large history must not hold every thread's result
-    # and every response at once beyond what the slice needs.
-    results: list[Any] = []
-    for start in range(0, len(job_ids), 1000):
-        chunk = job_ids[start : start + 1000]
-        with ThreadPoolExecutor(max_workers=READERS) as pool:
-            results.extend(pool.map(records.get_with_etag, chunk))
-    return results
 
 
 def _document_bytes(head: dict[str, Any], jobs: list[dict[str, Any]]) -> bytes:

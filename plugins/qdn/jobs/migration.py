@@ -18,7 +18,6 @@ redoes the create-only writes (finding them done) and finishes.
 from __future__ import annotations
 
 import hashlib
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,8 +26,9 @@ from qdn.conditional_write import create_object, read_with_etag
 from qdn.jobs.export import ExportReport, jobs_json_state, rebuild_export
 from qdn.jobs.legacy_document import JobsDocument, JobsDocumentError
 from qdn.jobs.model import Job
-from qdn.jobs.records import READERS, JobRecords
+from qdn.jobs.records import JobRecords
 from qdn.jobs.store import import_job
+from qdn.parallel import parallel
 
 MIGRATED_PREFIX = config.DATA_PREFIX + "migrated/"
 
@@ -79,8 +79,7 @@ def migrate(s3: Any, bucket: str) -> MigrationReport:
         ) from None
     backup = f"{MIGRATED_PREFIX}jobs-{hashlib.sha256(body).hexdigest()}.json"
     create_object(s3, bucket, backup, body)
-    with ThreadPoolExecutor(max_workers=READERS) as pool:
-        list(pool.map(lambda job: import_job(s3, bucket, job), document.jobs))
+    parallel(lambda job: import_job(s3, bucket, job), document.jobs)
     digests = _prove(s3, bucket, document.jobs)
     export = rebuild_export(s3, bucket, order=[job.id for job in document.jobs])
     if export.jobs < len(document.jobs):
@@ -109,8 +108,7 @@ def _prove(s3: Any, bucket: str, jobs: list[Job]) -> list[str]:
             return f"{job.id}: token lookup missing or naming another job"
         return None
 
-    with ThreadPoolExecutor(max_workers=READERS) as pool:
-        problems = [p for p in pool.map(check, jobs) if p is not None]
+    problems = [p for p in parallel(check, jobs) if p is not None]
     if problems:
         shown = "; ".join(problems[:20]) + (
             f"; and {len(problems) - 20} more" if len(problems) > 20 else ""

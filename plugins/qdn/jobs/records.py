@@ -14,7 +14,6 @@ import re
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -24,13 +23,11 @@ from pydantic import ValidationError
 
 from qdn.jobs import layout
 from qdn.jobs.model import JOB_ID_PATTERN, Job, JobStatus, describe_validation_error
+from qdn.parallel import parallel
 from qdn.s3_errors import is_missing_key, is_not_modified
 
 # The dispatcher's page: a screenful of rows, and the most GETs one request may cost.
 PAGE_SIZE = 50
-# botocore's default connection pool holds ten connections per client; more threads would only
-# queue for them (and log "Connection pool is full").
-READERS = 10
 # A warm track API process remembers this many jobs (a few KB each): every job touched in a busy
 # week fits, and the memory stays in the low megabytes however long the process lives.
 CACHE_SIZE = 2_000
@@ -94,11 +91,7 @@ class JobRecords:
 
     def get_many(self, job_ids: Iterable[str]) -> list[Job | None]:
         """Each job (None where missing), read in parallel: a page costs one round of GETs."""
-        ids = list(job_ids)
-        if len(ids) <= 1:
-            return [self.get(job_id) for job_id in ids]
-        with ThreadPoolExecutor(max_workers=min(READERS, len(ids))) as pool:
-            return list(pool.map(self.get, ids))
+        return parallel(self.get, job_ids)
 
     def job_id_for_token(self, token: str) -> str | None:
         digest = layout.sha256_hex(token)

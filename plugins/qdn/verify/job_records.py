@@ -24,7 +24,7 @@ from qdn import config
 from qdn.jobs import layout
 from qdn.jobs.export import list_records, read_export, rebuild_export
 from qdn.jobs.model import Job, JobStatus, describe_validation_error
-from qdn.jobs.records import READERS
+from qdn.parallel import parallel
 
 # On-call needs the first few problems to act, and the count; a thousand lines bury them.
 SHOWN = 20
@@ -120,13 +120,10 @@ def _accept(result: CheckResult, jobs: dict[str, Job], job_id: str, key: str, da
 
 
 def _bodies(s3: Any, bucket: str, job_ids: list[str]) -> list[bytes]:
-    from concurrent.futures import ThreadPoolExecutor
-
     def read(job_id: str) -> bytes:
         return s3.get_object(Bucket=bucket, Key=layout.job_key(job_id))["Body"].read()
 
-    with ThreadPoolExecutor(max_workers=READERS) as pool:
-        return list(pool.map(read, job_ids))
+    return parallel(read, job_ids)
 
 
 def _no_repeats(result: CheckResult, jobs: dict[str, Job]) -> None:
