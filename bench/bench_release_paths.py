@@ -76,9 +76,9 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO_ROOT), str(REPO_ROOT / "plugins"), str(REPO_ROOT / "site" / "api")]
 
 from localaws import stack  # noqa: E402
-from localaws.bootstrap import CACHING_OPTIMIZED, distribution_config  # noqa: E402
 from localaws.request_counter import RequestCounter  # noqa: E402
 from qdn import config, headers, staging  # noqa: E402
+from qdn.distribution_spec import CACHING_OPTIMIZED, distribution_config  # noqa: E402
 from qdn.function_release import render  # noqa: E402
 from qdn.plan import ApplyExecutor, execute  # noqa: E402
 from qdn.smoke import BUILD_ID_RE, Response, http_get  # noqa: E402

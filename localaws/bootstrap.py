@@ -23,24 +23,18 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from qdn import config, function_cases, headers, layout_migration, release_manifest, staging
+from qdn.distribution_spec import distribution_config, distributions_by_alias
 from qdn.function_release import Publisher, plan_publish, render
 from qdn.hooks.function_calls import FunctionClient
 from qdn.jobs import migration
 from qdn.jobs.export import rebuild_export
 from qdn.live_pointer import read_pointer, write_pointer
 from qdn.plan import ApplyExecutor, execute
-from qdn.routes import SHELL_KEY
 from qdn.s3_errors import error_code, is_missing
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SITE_SOURCE = REPO_ROOT / "site" / "public"
 FUNCTION_SOURCE = REPO_ROOT / "cf" / f"{config.FUNCTION_NAME}.js"
-
-# AWS managed cache policies (fixed ids, the same in every account).
-CACHING_OPTIMIZED = "658327ea-f89d-4fab-a63d-7e88639e58f6"
-CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
-# AWS managed origin request policy: every viewer header but Host reaches the API origin.
-ALL_VIEWER_EXCEPT_HOST = "b689b0a8-53d0-40ab-baf2-68738e2966ac"
 
 # Audit events are evidence of who changed which job: a year, the retention ops asked for.
 AUDIT_RETENTION_DAYS = 365
@@ -231,77 +225,10 @@ def ensure_function(
     return described["FunctionSummary"]["FunctionMetadata"]["FunctionARN"]
 
 
-def distribution_config(alias: str, function_arn: str, bucket: str, region: str) -> dict[str, Any]:
-    """Both distributions share this shape; only the alias (and the reference) differ."""
-    api_behaviour = {
-        "PathPattern": config.API_PATH_PREFIX + "*",
-        "TargetOriginId": config.API_ORIGIN_ID,
-        "ViewerProtocolPolicy": "https-only",
-        # The track API answers with Cache-Control max-age=60; the dashboard's no-store is honoured.
-        "CachePolicyId": CACHING_OPTIMIZED,
-        "OriginRequestPolicyId": ALL_VIEWER_EXCEPT_HOST,
-        "AllowedMethods": {
-            "Quantity": 7,
-            "Items": ["GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"],
-            "CachedMethods": {"Quantity": 2, "Items": ["GET", "HEAD"]},
-        },
-        "Compress": True,
-    }
-    return {
-        "CallerReference": f"qdn-bootstrap-{alias}",
-        "Aliases": {"Quantity": 1, "Items": [alias]},
-        "DefaultRootObject": SHELL_KEY,
-        "Comment": f"QuickDumpNow {alias}",
-        "Enabled": True,
-        "Origins": {
-            "Quantity": 2,
-            "Items": [
-                {
-                    "Id": config.SITE_ORIGIN_ID,
-                    "DomainName": f"{bucket}.s3.{region}.amazonaws.com",
-                    "OriginPath": config.ORIGIN_PATH,
-                    "S3OriginConfig": {"OriginAccessIdentity": ""},
-                },
-                {
-                    "Id": config.API_ORIGIN_ID,
-                    "DomainName": config.TRACK_API_ORIGIN_DOMAIN,
-                    "OriginPath": "",
-                    "CustomOriginConfig": {
-                        "HTTPPort": 80,
-                        "HTTPSPort": 443,
-                        "OriginProtocolPolicy": "https-only",
-                    },
-                },
-            ],
-        },
-        "DefaultCacheBehavior": {
-            "TargetOriginId": config.SITE_ORIGIN_ID,
-            "ViewerProtocolPolicy": "redirect-to-https",
-            # No query strings in the cache key: the shell is cached once, not once per token.
-            "CachePolicyId": CACHING_OPTIMIZED,
-            "Compress": True,
-            "FunctionAssociations": {
-                "Quantity": 1,
-                "Items": [{"FunctionARN": function_arn, "EventType": "viewer-request"}],
-            },
-        },
-        "CacheBehaviors": {"Quantity": 1, "Items": [api_behaviour]},
-    }
-
-
-def _distributions_by_alias(cf: Any) -> dict[str, dict[str, Any]]:
-    found: dict[str, dict[str, Any]] = {}
-    for page in cf.get_paginator("list_distributions").paginate():
-        for item in page.get("DistributionList", {}).get("Items", []) or []:
-            for alias in item.get("Aliases", {}).get("Items", []) or []:
-                found[alias] = item
-    return found
-
-
 def ensure_distributions(
     cf: Any, report: BootstrapReport, function_arn: str, bucket: str, region: str
 ) -> dict[str, str]:
-    existing = _distributions_by_alias(cf)
+    existing = distributions_by_alias(cf)
     ids = {}
     for alias in config.DISTRIBUTION_ALIASES:
         if alias in existing:

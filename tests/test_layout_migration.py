@@ -14,6 +14,7 @@ import pytest
 from localaws import bootstrap as boot
 from localaws import stack
 from qdn import config, staging
+from qdn.distribution_spec import distribution_config
 from qdn.live_pointer import kvs_arn, read_pointer
 from qdn.smoke import http_get
 
@@ -80,7 +81,7 @@ def _old_layout(cfg: stack.StackConfig) -> str:
         "FunctionMetadata"
     ]["FunctionARN"]
     for alias in config.DISTRIBUTION_ALIASES:
-        dist = boot.distribution_config(alias, arn, config.BUCKET, stack.REGION)
+        dist = distribution_config(alias, arn, config.BUCKET, stack.REGION)
         for origin in dist["Origins"]["Items"]:
             if origin["Id"] == config.SITE_ORIGIN_ID:
                 origin["OriginPath"] = "/site"

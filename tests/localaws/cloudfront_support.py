@@ -25,7 +25,7 @@ from werkzeug.datastructures import Headers
 from localaws import stack
 
 # The managed cache policy ids as the project's bootstrap sends them to AWS.
-from localaws.bootstrap import CACHING_DISABLED, CACHING_OPTIMIZED
+from qdn.distribution_spec import CACHING_DISABLED, CACHING_OPTIMIZED
 
 HERE = Path(__file__).resolve().parent
 REPO_ROOT = HERE.parent.parent

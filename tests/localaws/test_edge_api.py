@@ -28,7 +28,8 @@ from cloudfront_support import (
     wait_completed,
 )
 
-from localaws.bootstrap import ALL_VIEWER_EXCEPT_HOST, FUNCTION_SOURCE
+from localaws.bootstrap import FUNCTION_SOURCE
+from qdn.distribution_spec import ALL_VIEWER_EXCEPT_HOST
 
 ALIAS = "edge-test.example"
 

@@ -23,7 +23,7 @@ from cloudfront_support import (
     viewer_event,
 )
 
-from localaws.bootstrap import CACHING_DISABLED
+from qdn.distribution_spec import CACHING_DISABLED
 
 # The documented form with double quotes, naming the store by its id.
 BY_ID_JS = """\

@@ -12,7 +12,7 @@ from typing import Any
 from qdn import config, staging
 from qdn.live_pointer import kvs_arn, read_pointer
 from qdn.release_manifest import read_history
-from qdn.verify.job_records import CheckResult
+from qdn.verify.result import CheckResult
 
 
 def check_content(s3: Any, cloudfront: Any, kvs: Any, bucket: str) -> CheckResult:

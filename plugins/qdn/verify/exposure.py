@@ -16,7 +16,7 @@ from botocore.exceptions import ClientError
 from qdn import config
 from qdn.s3_errors import error_code
 from qdn.smoke import Response, http_get, refused_problem
-from qdn.verify.job_records import CheckResult
+from qdn.verify.result import CheckResult
 
 # One path of each kind of private data: the old root export, the export, a record, a token
 # lookup, the dashboard index, the release history, the old staging area and the build pointer.

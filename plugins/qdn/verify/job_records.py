@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -25,30 +24,7 @@ from qdn.jobs import layout
 from qdn.jobs.export import list_records, read_export, rebuild_export
 from qdn.jobs.model import Job, JobStatus, describe_validation_error
 from qdn.parallel import parallel
-
-# On-call needs the first few problems to act, and the count; a thousand lines bury them.
-SHOWN = 20
-
-
-@dataclass
-class CheckResult:
-    """One check's verdict: ``problems`` empty means it passed."""
-
-    name: str
-    problems: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    counts: dict[str, int] = field(default_factory=dict)
-
-    @property
-    def passed(self) -> bool:
-        return not self.problems
-
-    def summary(self) -> str:
-        if self.passed:
-            return f"{self.name}: passed ({'; '.join(self.notes) or 'nothing to note'})"
-        shown = "; ".join(self.problems[:SHOWN])
-        more = f"; and {len(self.problems) - SHOWN} more" if len(self.problems) > SHOWN else ""
-        return f"{self.name}: {len(self.problems)} problem(s): {shown}{more}"
+from qdn.verify.result import CheckResult
 
 
 def check_job_records(s3: Any, bucket: str) -> CheckResult:
