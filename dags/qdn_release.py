@@ -31,6 +31,7 @@ from __future__ import annotations
 from airflow.sdk import DAG, Param
 
 from qdn import config
+from qdn.assets import LIVE_RELEASE
 from qdn.dag_defaults import (
     CF_DIR_TEMPLATE,
     CODE_PATH_TEMPLATE,
@@ -82,6 +83,8 @@ with DAG(
         task_id="smoke_check",
         site_urls=SITE_URLS_TEMPLATE,
         deadline=SMOKE_DEADLINE_TEMPLATE,
+        # What production serves changed: qdn_nightly_verify runs on this event.
+        outlets=[LIVE_RELEASE],
     )
 
     publish_function >> [promote_content, upload_job] >> invalidate >> smoke_check

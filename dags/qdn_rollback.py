@@ -24,6 +24,7 @@ from __future__ import annotations
 from airflow.sdk import DAG, Param
 
 from qdn import config
+from qdn.assets import LIVE_RELEASE
 from qdn.dag_defaults import (
     CF_DIR_TEMPLATE,
     CODE_PATH_TEMPLATE,
@@ -75,6 +76,8 @@ with DAG(
         task_id="smoke_check",
         site_urls=SITE_URLS_TEMPLATE,
         deadline=SMOKE_DEADLINE_TEMPLATE,
+        # What production serves changed: qdn_nightly_verify runs on this event.
+        outlets=[LIVE_RELEASE],
     )
 
     resolve_target >> publish_function >> switch_pointer >> smoke_check

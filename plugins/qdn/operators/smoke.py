@@ -22,6 +22,12 @@ def default_site_urls() -> dict[str, str]:
     return {alias: f"https://{alias}" for alias in config.DISTRIBUTION_ALIASES}
 
 
+def parse_site_urls(value: str | dict[str, str] | None) -> dict[str, str]:
+    """The ``qdn_site_urls`` Variable (JSON alias -> URL), or each alias's own https URL."""
+    urls = json.loads(value) if isinstance(value, str) and value.strip() else value
+    return dict(urls) if urls else default_site_urls()
+
+
 class SmokeCheckOperator(AwsBaseOperator[S3Hook]):
     """GET the tracking page, the track API, the booking page and a private path through each edge,
     until every edge serves the build the pointer names (each edge follows a pointer write within
@@ -49,12 +55,6 @@ class SmokeCheckOperator(AwsBaseOperator[S3Hook]):
         self.bucket = bucket
         self.deadline = deadline
 
-    def _urls(self) -> dict[str, str]:
-        urls = self.site_urls
-        if isinstance(urls, str):
-            urls = json.loads(urls) if urls.strip() else None
-        return urls or default_site_urls()
-
     def execute(self, context: Any) -> dict[str, Any]:
         params = release_params(context)
         jobs = context["ti"].xcom_pull(task_ids=self.job_task_id) or {}
@@ -70,7 +70,7 @@ class SmokeCheckOperator(AwsBaseOperator[S3Hook]):
             token=job.token if job else None,
             job=job.public_view() if job else None,
         )
-        urls = self._urls()
+        urls = parse_site_urls(self.site_urls)
         results = {}
         failures = []
         for alias in params.distributions:

@@ -1,0 +1,41 @@
+"""Every nightly check, by name, with what it needs from production.
+
+The DAG makes one task per entry (the key is its task id) and the report lists them in this
+order, so a new check is one line here (and its module); the operator never learns which client
+each check wants.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from qdn.verify.content import check_content
+from qdn.verify.exposure import check_exposure
+from qdn.verify.job_records import check_job_records
+from qdn.verify.result import CheckResult
+
+
+@dataclass(frozen=True)
+class Production:
+    """Where the checks look: boto3 clients by service name, the bucket, the public site URLs
+    (alias -> URL a customer opens) and the repo's ``cf/`` to compare the function with."""
+
+    clients: Callable[[str], Any]
+    bucket: str
+    region: str
+    site_urls: Mapping[str, str]
+    cf_dir: Path
+
+
+Check = Callable[[Production], CheckResult]
+
+CHECKS: dict[str, Check] = {
+    "content": lambda p: check_content(
+        p.clients("s3"), p.clients("cloudfront"), p.clients("cloudfront-keyvaluestore"), p.bucket
+    ),
+    "job_records": lambda p: check_job_records(p.clients("s3"), p.bucket),
+    "exposure": lambda p: check_exposure(p.clients("s3"), p.bucket, p.site_urls),
+}
