@@ -87,3 +87,16 @@ API_ORIGIN_ID = "track-api"
 # Marker in the shell that staging replaces with the build id; the smoke check reads it back.
 BUILD_ID_PLACEHOLDER = "__QDN_BUILD_ID__"
 BUILD_ID_META_NAME = "qdn-build-id"
+
+# CloudWatch: our own metrics live in one namespace. The audit log's metric filters count failed
+# job writes and refused job inputs (qdn.monitoring); the nightly verification's report puts the
+# number of failed checks, so one alarm covers every check.
+METRICS_NAMESPACE = "QuickDumpNow"
+JOB_WRITE_FAILURES_METRIC = "JobWriteFailures"
+JOB_INPUTS_REFUSED_METRIC = "JobInputsRefused"
+VERIFICATION_FAILED_METRIC = "VerificationFailedChecks"
+# The Lambda function behind the track API's function URL (its 5xx answers are alarmed on).
+TRACK_API_FUNCTION = "qdn-track-api"
+# On the local stack the alerts topic delivers to this SQS queue, so a rehearsal has a real
+# subscriber whose messages can be read back (qdn.monitoring explains why).
+ALERTS_LOCAL_QUEUE = "qdn-alerts-local"
