@@ -6,7 +6,8 @@ nothing: the bucket (versioned, public access blocked), the private job records 
 once; then the derived export), the site staged from
 ``site/public`` as a build, the KeyValueStore with the live pointer (set to that build on the very
 first run, so the edges have a site to serve), the CloudFront Function reading it, both
-distributions, the alerts topic, the audit log group and the alarm the nightly check expects.
+distributions, and the monitoring (``qdn.monitoring``: the alerts topic with a local subscriber,
+the audit log group, its metric filters and the alarms), which the nightly check reads back.
 
 A stack that still has the copy-promotion layout (production in ``site/``, origin path ``/site``)
 is moved to immutable builds once (``qdn.layout_migration``), without a moment where the edge
@@ -15,6 +16,7 @@ serves anything else.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,18 +31,13 @@ from qdn.hooks.function_calls import FunctionClient
 from qdn.jobs import migration
 from qdn.jobs.export import rebuild_export
 from qdn.live_pointer import read_pointer, write_pointer
+from qdn.monitoring import Subscriber, ensure_monitoring
 from qdn.plan import ApplyExecutor, execute
 from qdn.s3_errors import error_code, is_missing
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SITE_SOURCE = REPO_ROOT / "site" / "public"
 FUNCTION_SOURCE = REPO_ROOT / "cf" / f"{config.FUNCTION_NAME}.js"
-
-# Audit events are evidence of who changed which job: a year, the retention ops asked for.
-AUDIT_RETENTION_DAYS = 365
-ALARM_NAME = "qdn-edge-5xx-rate"
-# More than 5% of edge responses failing for 5 minutes is an outage, not noise.
-ALARM_THRESHOLD_PERCENT = 5.0
 
 # The history names the bootstrap's first build (and a migrated one) after this run id.
 BOOTSTRAP_RUN_ID = "bootstrap"
@@ -263,45 +260,37 @@ def _move_origin_path(cf: Any, dist_id: str) -> bool:
     return changed
 
 
-def ensure_alerts(sns: Any, logs: Any, cloudwatch: Any, report: BootstrapReport) -> str:
-    topics = [t["TopicArn"] for t in sns.list_topics().get("Topics", [])]
-    topic_arn = next((t for t in topics if t.endswith(":" + config.ALERTS_TOPIC)), None)
-    if topic_arn:
-        report.saw(f"SNS topic {topic_arn}")
-    else:
-        topic_arn = sns.create_topic(Name=config.ALERTS_TOPIC)["TopicArn"]
-        report.did(f"SNS topic {topic_arn}")
-
-    groups = logs.describe_log_groups(logGroupNamePrefix=config.AUDIT_LOG_GROUP)["logGroups"]
-    if any(g["logGroupName"] == config.AUDIT_LOG_GROUP for g in groups):
-        report.saw(f"log group {config.AUDIT_LOG_GROUP}")
-    else:
-        logs.create_log_group(logGroupName=config.AUDIT_LOG_GROUP)
-        logs.put_retention_policy(
-            logGroupName=config.AUDIT_LOG_GROUP, retentionInDays=AUDIT_RETENTION_DAYS
-        )
-        report.did(f"log group {config.AUDIT_LOG_GROUP} ({AUDIT_RETENTION_DAYS} days)")
-
-    alarms = cloudwatch.describe_alarms(AlarmNames=[ALARM_NAME])["MetricAlarms"]
-    if alarms:
-        report.saw(f"alarm {ALARM_NAME}")
-    else:
-        cloudwatch.put_metric_alarm(
-            AlarmName=ALARM_NAME,
-            AlarmDescription="Edge 5xx rate above threshold: customers cannot track or book",
-            Namespace="AWS/CloudFront",
-            MetricName="5xxErrorRate",
-            Dimensions=[{"Name": "Region", "Value": "Global"}],
-            Statistic="Average",
-            Period=300,
-            EvaluationPeriods=1,
-            Threshold=ALARM_THRESHOLD_PERCENT,
-            ComparisonOperator="GreaterThanThreshold",
-            AlarmActions=[topic_arn],
-            TreatMissingData="notBreaching",
-        )
-        report.did(f"alarm {ALARM_NAME} -> {config.ALERTS_TOPIC}")
-    return topic_arn
+def ensure_alerts(clients: Callable[[str], Any], report: BootstrapReport) -> str:
+    """The monitoring as ``qdn.monitoring`` defines it (what the nightly check reads), delivered
+    to the local queue ``config.ALERTS_LOCAL_QUEUE`` (read back by the rehearsal and the tests)
+    and to ``QDN_ALERT_EMAIL`` when set. Returns the alerts topic's ARN."""
+    sqs = clients("sqs")
+    try:
+        url = sqs.get_queue_url(QueueName=config.ALERTS_LOCAL_QUEUE)["QueueUrl"]
+        report.saw(f"SQS queue {config.ALERTS_LOCAL_QUEUE}")
+    except sqs.exceptions.QueueDoesNotExist:
+        url = sqs.create_queue(QueueName=config.ALERTS_LOCAL_QUEUE)["QueueUrl"]
+        report.did(f"SQS queue {config.ALERTS_LOCAL_QUEUE} (receives the alerts locally)")
+    queue_arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    subscribers = [Subscriber("sqs", queue_arn)]
+    email = os.environ.get("QDN_ALERT_EMAIL", "").strip()
+    if email:
+        subscribers.append(Subscriber("email", email))
+    found = ensure_monitoring(
+        clients("sns"), clients("logs"), clients("cloudwatch"), subscribers=subscribers
+    )
+    for change in found.changes:
+        if change.state == "exists":
+            report.saw(change.describe())
+        elif change.drifted:
+            report.lines.append(f"WARNING: {change.describe()} is {change.state}")
+        else:
+            report.did(f"{change.describe()} ({change.state})")
+    if found.topic_arn is None:
+        raise RuntimeError(f"the alerts topic {config.ALERTS_TOPIC} was neither found nor created")
+    return found.topic_arn
 
 
 def bootstrap(
@@ -329,5 +318,5 @@ def bootstrap(
         report.did(
             f"removed {removed} object(s) of the old s3://{bucket}/{config.LEGACY_SITE_PREFIX}"
         )
-    ensure_alerts(clients("sns"), clients("logs"), clients("cloudwatch"), report)
+    ensure_alerts(clients, report)
     return report

@@ -1,8 +1,8 @@
 """The written-down IAM policies grant every AWS call the code makes, on the right resources.
 
 The calls are found by reading the source (every ``client.operation(`` and paginator name that
-is an operation of S3, CloudFront, CloudWatch Logs or SNS), so a new call without a grant fails
-here instead of in production with AccessDenied.
+is an operation of S3, CloudFront, CloudWatch, CloudWatch Logs or SNS), so a new call without a
+grant fails here instead of in production with AccessDenied.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ SERVICES = {
     "cloudfront-keyvaluestore": "cloudfront-keyvaluestore",
     "logs": "logs",
     "sns": "sns",
+    "cloudwatch": "cloudwatch",
 }
 # S3 operations whose IAM action is not "s3:<Operation>".
 S3_ACTIONS = {
@@ -36,6 +37,22 @@ S3_ACTIONS = {
 }
 # Run by the bootstrap with the infrastructure's own credentials, never by the release.
 NOT_THE_RELEASE = {"iam.py", "cli.py", "layout_migration.py"}
+# qdn.monitoring writes only when the bootstrap (or the stack's deployment) runs it, with the
+# infrastructure's rights; the nightly check runs the same function read-only, so these are not
+# the pipeline's to have.
+MONITORING_WRITES = {
+    "sns:CreateTopic",
+    "logs:CreateLogGroup",
+    "logs:PutRetentionPolicy",
+    "logs:PutMetricFilter",
+    "cloudwatch:PutMetricAlarm",
+}
+# AWS actions without resource-level permissions: "*" is the only resource they take.
+UNSCOPED = (
+    ["cloudfront:ListDistributions"],
+    ["sns:ListTopics"],
+    ["cloudwatch:PutMetricData"],
+)
 CALL = re.compile(r"\.([a-z][a-z0-9_]+)\(")
 PAGINATOR = re.compile(r"get_paginator\(\"([a-z0-9_]+)\"\)")
 
@@ -80,10 +97,16 @@ def granted(policy: dict) -> set[str]:
 
 
 def test_pipeline_policy_grants_every_call_of_the_release():
+    monitoring = REPO_ROOT / "plugins" / "qdn" / "monitoring.py"
     code = [
-        p for p in (REPO_ROOT / "plugins" / "qdn").rglob("*.py") if p.name not in NOT_THE_RELEASE
+        p
+        for p in (REPO_ROOT / "plugins" / "qdn").rglob("*.py")
+        if p.name not in NOT_THE_RELEASE and p != monitoring
     ]
-    called = actions_called(code)
+    monitoring_calls = actions_called([monitoring])
+    assert monitoring_calls >= MONITORING_WRITES  # the list names writes that are there
+    called = actions_called(code) | (monitoring_calls - MONITORING_WRITES)
+    assert {"logs:DescribeMetricFilters", "cloudwatch:DescribeAlarms"} <= called
     assert {
         "s3:PutObject",
         "cloudfront:PublishFunction",
@@ -138,4 +161,8 @@ def test_data_actions_are_scoped_to_the_project_s_keys():
     for policy in (pipeline, api, stage):
         for st in policy["Statement"]:
             if st["Resource"] == ["*"]:
-                assert st["Action"] == ["cloudfront:ListDistributions"]
+                assert st["Action"] in UNSCOPED, st["Sid"]
+    (put_metrics,) = [s for s in pipeline["Statement"] if "cloudwatch:PutMetricData" in s["Action"]]
+    assert put_metrics["Condition"] == {
+        "StringEquals": {"cloudwatch:namespace": config.METRICS_NAMESPACE}
+    }

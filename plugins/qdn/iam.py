@@ -20,7 +20,7 @@ import json
 import sys
 from typing import Any
 
-from qdn import config
+from qdn import config, monitoring
 
 S3 = "arn:aws:s3:::"
 # What a job is made of (qdn.jobs.layout): its record, token lookup and index entries.
@@ -122,6 +122,12 @@ def pipeline_policy(account_id: str = "ACCOUNT_ID", region: str = "us-east-1") -
                 ],
                 [f"arn:aws:cloudfront::{account_id}:distribution/*"],
             ),
+            # The nightly check compares each distribution's config with qdn.distribution_spec.
+            _statement(
+                "VerifyTheFunctionAndDistributions",
+                ["cloudfront:GetDistributionConfig"],
+                [f"arn:aws:cloudfront::{account_id}:distribution/*"],
+            ),
             _statement(
                 "AuditJobChanges",
                 ["logs:CreateLogStream", "logs:PutLogEvents", "logs:FilterLogEvents"],
@@ -134,6 +140,42 @@ def pipeline_policy(account_id: str = "ACCOUNT_ID", region: str = "us-east-1") -
                 "AlertOnFailure",
                 ["sns:Publish"],
                 [f"arn:aws:sns:{region}:{account_id}:{config.ALERTS_TOPIC}"],
+            ),
+            # The nightly monitoring check reads what qdn.monitoring defines (it never writes it:
+            # the bootstrap or the stack's deployment does, with the infrastructure's rights).
+            # DescribeLogGroups is authorised on the account's log groups, not on one group.
+            _statement(
+                "FindTheAuditLogGroup",
+                ["logs:DescribeLogGroups"],
+                [f"arn:aws:logs:{region}:{account_id}:log-group:*"],
+            ),
+            _statement(
+                "VerifyAuditMetricFilters",
+                ["logs:DescribeMetricFilters"],
+                [f"arn:aws:logs:{region}:{account_id}:log-group:{config.AUDIT_LOG_GROUP}"],
+            ),
+            _statement(
+                "VerifyMonitoringAlarms",
+                ["cloudwatch:DescribeAlarms"],
+                [
+                    f"arn:aws:cloudwatch:{region}:{account_id}:alarm:{alarm.name}"
+                    for alarm in monitoring.SPEC.alarms
+                ],
+            ),
+            _statement(
+                "VerifyAlertSubscriptions",
+                ["sns:ListSubscriptionsByTopic"],
+                [f"arn:aws:sns:{region}:{account_id}:{config.ALERTS_TOPIC}"],
+            ),
+            # ListTopics has no resource-level permissions in AWS; it finds the topic's ARN.
+            _statement("FindTheAlertsTopic", ["sns:ListTopics"], ["*"]),
+            # PutMetricData has no resource-level permissions either: the condition keeps it to
+            # our namespace (the nightly report puts the number of failed checks).
+            _statement(
+                "PutOurMetrics",
+                ["cloudwatch:PutMetricData"],
+                ["*"],
+                Condition={"StringEquals": {"cloudwatch:namespace": config.METRICS_NAMESPACE}},
             ),
         ],
     }

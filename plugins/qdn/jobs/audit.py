@@ -7,6 +7,11 @@ is identified by what changed (action, job, status, idempotency key) and by when
 time, taken from the stored job, never from the clock of the attempt), which makes a retry's event
 identical to the first one and lets :meth:`AuditLog.record` find it before writing a second copy.
 
+A job change that did not happen is audited too (:class:`FailureEvent`): a job input refused by
+validation (``job.refused``) and a write that failed for a reason no retry can fix
+(``job.write_failed``). The log group's metric filters count them (``qdn.monitoring``), so a
+failed write alarms even when nobody reads the task's log.
+
 An event never carries the full token or the customer's contact details or address: the audit log
 is read by more people than the job records are.
 """
@@ -26,11 +31,18 @@ from qdn.jobs.model import Job, JobStatus, iso_utc, redact_token
 
 log = logging.getLogger(__name__)
 
-Action = Literal["job.created", "job.status_changed"]
+Action = Literal["job.created", "job.status_changed", "job.refused", "job.write_failed"]
 JOB_CREATED: Action = "job.created"
 JOB_STATUS_CHANGED: Action = "job.status_changed"
+JOB_REFUSED: Action = "job.refused"
+JOB_WRITE_FAILED: Action = "job.write_failed"
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+# A failure's reason is its message's first line (and, after a "...:" heading, its first detail):
+# enough to tell one failure from another on a dashboard, short enough that a message built from
+# a whole request never lands in the log. 300 characters hold any of the store's first lines.
+REASON_MAX_LENGTH = 300
 
 # CloudWatch Logs refuses events more than 14 days old or more than 2 hours ahead. An event carries
 # its change's time, so a change outside this window could never be audited; the store refuses such
@@ -140,6 +152,70 @@ class AuditEvent:
 
 
 @dataclass(frozen=True)
+class FailureEvent:
+    """A job change that did not happen: its input refused, or its write failed for good.
+
+    No job exists to name (or the one named may not be the run's), so the event names the run by
+    its idempotency key and says why in one line; the error's class tells refusals apart. The
+    reason comes from the store's and the model's messages, which name fields and redacted tokens,
+    never a customer's values.
+    """
+
+    action: Action
+    idempotency_key: str
+    reason: str
+    error: str
+    at: datetime
+
+    @classmethod
+    def of(
+        cls, action: Action, err: BaseException, *, idempotency_key: str, at: datetime
+    ) -> FailureEvent:
+        return cls(
+            action=action,
+            idempotency_key=idempotency_key,
+            reason=first_line(str(err)) or type(err).__name__,
+            error=type(err).__name__,
+            at=at,
+        )
+
+    @property
+    def timestamp_ms(self) -> int:
+        return (self.at.astimezone(UTC) - _EPOCH) // timedelta(milliseconds=1)
+
+    @property
+    def stream(self) -> str:
+        """The day's stream, beside the day's changes."""
+        return self.at.astimezone(UTC).date().isoformat()
+
+    def to_message(self) -> str:
+        return json.dumps(
+            {
+                "action": self.action,
+                "idempotency_key": self.idempotency_key,
+                "reason": self.reason,
+                "error": self.error,
+                "at": iso_utc(self.at),
+            },
+            sort_keys=True,
+        )
+
+
+def first_line(message: str) -> str:
+    """The message's first line; after a heading that ends in ":" (``the job is invalid:``), the
+    first detail too, since the heading alone does not say what was wrong."""
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    if not lines:
+        return ""
+    text = lines[0]
+    if text.endswith(":") and len(lines) > 1:
+        text += " " + lines[1]
+    if len(text) > REASON_MAX_LENGTH:
+        text = text[: REASON_MAX_LENGTH - 1] + "…"
+    return text
+
+
+@dataclass(frozen=True)
 class AuditOutcome:
     log_group: str
     stream: str
@@ -174,6 +250,19 @@ class AuditLog:
             self._ensure_stream(event.stream)
             if self.find(event):
                 return AuditOutcome(self.log_group, event.stream, written=False)
+        return self._put(event, f"the {event.action} audit event for job {event.job_id}")
+
+    def record_failure(self, event: FailureEvent) -> AuditOutcome:
+        """Write the event of a change that did not happen.
+
+        No search first: the task that failed this way fails at once (no retry repeats it), and a
+        second copy would only count one failure twice.
+        """
+        return self._put(
+            event, f"the {event.action} audit event for idempotency key {event.idempotency_key}"
+        )
+
+    def _put(self, event: AuditEvent | FailureEvent, what: str) -> AuditOutcome:
         put = {
             "logGroupName": self.log_group,
             "logStreamName": event.stream,
@@ -190,18 +279,16 @@ class AuditLog:
                 response = self._logs.put_log_events(**put)
         except ClientError as err:
             raise AuditError(
-                f"could not write the {event.action} audit event for job {event.job_id} to "
-                f"{self.log_group}/{event.stream}: {_describe(err)}"
+                f"could not write {what} to {self.log_group}/{event.stream}: {_describe(err)}"
             ) from err
         rejected = response.get("rejectedLogEventsInfo")
         if rejected:
             # CloudWatch refuses events older than 14 days, older than the group's retention or
             # more than 2 hours ahead; the change's time is what the event carries, so say it.
             raise AuditError(
-                f"CloudWatch Logs rejected the {event.action} audit event for job {event.job_id} "
-                f"({', '.join(sorted(rejected))}): its time {event.at.isoformat()} is outside what "
-                f"{self.log_group} accepts (at most 14 days old, at most 2 hours ahead); record "
-                "the change by hand"
+                f"CloudWatch Logs rejected {what} ({', '.join(sorted(rejected))}): its time "
+                f"{event.at.isoformat()} is outside what {self.log_group} accepts (at most 14 "
+                "days old, at most 2 hours ahead); record the change by hand"
             )
         return AuditOutcome(self.log_group, event.stream, written=True)
 

@@ -2,56 +2,118 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 from airflow.providers.amazon.aws.hooks.logs import AwsLogsHook
+from airflow.sdk.exceptions import AirflowFailException
 
 from qdn import config, release_manifest
 from qdn.jobs import layout
+from qdn.jobs.audit import JOB_REFUSED, JOB_WRITE_FAILED, AuditLog, FailureEvent
+from qdn.jobs.audit import Action as AuditAction
 from qdn.jobs.model import NewJob, redact_token
-from qdn.jobs.store import AuditIncomplete, JobStore, JobStoreConflict, run_idempotency_key
+from qdn.jobs.store import (
+    AuditIncomplete,
+    IdempotencyKeyReused,
+    InvalidJobInput,
+    JobStore,
+    JobStoreConflict,
+    run_idempotency_key,
+)
 from qdn.operators.base import BucketOperator, release_params, retry_only_transient
 from qdn.plan import Action, Plan, execute, executor_for
+from qdn.release_params import JOB_PREFIX, ReleaseParamsError
+
+# Refusals of what the run asked for: the same input is refused however often it is retried.
+REFUSALS = (InvalidJobInput, IdempotencyKeyReused)
 
 
 class UpsertJobOperator(BucketOperator):
     """Create the job from the release's params with a conditional write; a retry of the same run
-    finds the job it already wrote (same id, same token) instead of minting a second one."""
+    finds the job it already wrote (same id, same token) instead of minting a second one.
+
+    A job input refused, or a write failed for a reason no retry fixes, is also an audit event
+    (``job.refused``, ``job.write_failed``): the audit log group's metric filters count them and
+    a failed write alarms (``qdn.monitoring``). A transient failure is left to Airflow's retry.
+    """
+
+    def __init__(self, *, log_group: str = config.AUDIT_LOG_GROUP, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.log_group = log_group
 
     def execute(self, context: Any) -> dict[str, Any]:
-        params = release_params(context)
-        if params.job is None:
-            self.log.info("no job in this release: no job record written")
-            return {"job_ids": []}
-        job = params.job
-        plan = Plan(
-            self.task_id,
-            (
-                Action(
-                    "create_job",
-                    f"create a {job.status.value} job at {job.location} on {job.service_date} "
-                    f"({job.price} {job.currency}) as s3://{self.bucket}/{config.JOBS_PREFIX}"
-                    "<id>.json, with its token lookup, index entries and an audit event",
-                    {"job": job},
+        ti = context["ti"]
+        key = run_idempotency_key(ti.dag_id, ti.run_id, ti.task_id, ti.map_index)
+        with self._audit_failure(key):
+            params = release_params(context)
+            if params.job is None:
+                self.log.info("no job in this release: no job record written")
+                return {"job_ids": []}
+            job = params.job
+            plan = Plan(
+                self.task_id,
+                (
+                    Action(
+                        "create_job",
+                        f"create a {job.status.value} job at {job.location} on "
+                        f"{job.service_date} ({job.price} {job.currency}) as "
+                        f"s3://{self.bucket}/{config.JOBS_PREFIX}<id>.json, with its token "
+                        "lookup, index entries and an audit event",
+                        {"job": job},
+                    ),
                 ),
-            ),
-        )
-        results = execute(
-            plan,
-            executor_for(
-                params.dry_run, {"create_job": lambda job: self._create(context["ti"], job)}
-            ),
-        )
+            )
+            results = execute(
+                plan,
+                executor_for(
+                    params.dry_run, {"create_job": lambda job: self._create(ti, job, key)}
+                ),
+            )
         if params.dry_run:
             return {"job_ids": [], "dry_run": True}
         return results[0]
 
-    def _create(self, ti: Any, new_job: NewJob) -> dict[str, Any]:
-        key = run_idempotency_key(ti.dag_id, ti.run_id, ti.task_id, ti.map_index)
+    def _logs(self) -> Any:
+        return AwsLogsHook(aws_conn_id=self.aws_conn_id, region_name=self.region_name).conn
+
+    @contextlib.contextmanager
+    def _audit_failure(self, key: str) -> Iterator[None]:
+        """Audit a failure that fails the task at once, then let that failure end the task.
+
+        Only ``AirflowFailException`` is audited: it is how this task says "no retry can fix
+        this" (``retry_only_transient`` keeps the cause; ``release_params`` raises it ``from
+        None``, which leaves the refusal as its context). Writing the event must never hide why
+        the task failed, so a failure to write it is logged and the original is re-raised.
+        """
+        try:
+            yield
+        except AirflowFailException as err:
+            cause = err.__cause__ or err.__context__ or err
+            action = _failure_action(cause)
+            if action is not None:
+                try:
+                    event = FailureEvent.of(
+                        action, cause, idempotency_key=key, at=datetime.now(UTC)
+                    )
+                    outcome = AuditLog(self._logs(), log_group=self.log_group).record_failure(event)
+                    self.log.info("%s: %s", action, outcome.describe())
+                except Exception as audit_err:  # the task's own error is raised below
+                    self.log.error(
+                        "could not write the %s audit event for idempotency key %s (%s); the "
+                        "task fails for the reason below, record it by hand if it matters",
+                        action, key, audit_err,
+                    )  # fmt: skip
+            raise
+
+    def _create(self, ti: Any, new_job: NewJob, key: str) -> dict[str, Any]:
         # A lost race or a missing audit event can succeed on the next try; nothing else here can.
         with retry_only_transient("upload_job", retryable=(AuditIncomplete, JobStoreConflict)):
-            logs = AwsLogsHook(aws_conn_id=self.aws_conn_id, region_name=self.region_name).conn
-            store = JobStore(self.hook.get_conn(), logs, bucket=self.bucket)
+            store = JobStore(
+                self.hook.get_conn(), self._logs(), bucket=self.bucket, log_group=self.log_group
+            )
             result = store.create(new_job, idempotency_key=key)
             change = {
                 "job_id": result.job.id,
@@ -73,3 +135,13 @@ class UpsertJobOperator(BucketOperator):
             "token_hints": [redact_token(job.token)],
             "created": result.created,
         }
+
+
+def _failure_action(cause: BaseException) -> AuditAction | None:
+    """``job.refused`` for a refused job input, ``job.write_failed`` for any other failure of
+    the write, None for release parameters refused for something other than the job (no job
+    input was refused and nothing was written)."""
+    if isinstance(cause, ReleaseParamsError):
+        lines = str(cause).splitlines()[1:]
+        return JOB_REFUSED if any(line.strip().startswith(JOB_PREFIX) for line in lines) else None
+    return JOB_REFUSED if isinstance(cause, REFUSALS) else JOB_WRITE_FAILED
