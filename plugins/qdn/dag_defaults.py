@@ -10,23 +10,19 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from airflow.providers.amazon.aws.notifications.sns import SnsNotifier
-
 from qdn import config
+from qdn.alerts import FailureAlert
 
 CF_DIR = Path(__file__).resolve().parents[2] / "cf"
 # A Variable can point the gate at another checkout of cf/ (a hotfix branch, a test).
 CF_DIR_TEMPLATE = "{{ var.value.get('qdn_cf_dir', '" + str(CF_DIR) + "') }}"
 CODE_PATH_TEMPLATE = CF_DIR_TEMPLATE + f"/{config.FUNCTION_NAME}.js"
-ALERTS_TOPIC_ARN = (
-    "{{ var.value.get('qdn_alerts_topic_arn', "
-    f"'arn:aws:sns:us-east-1:123456789012:{config.ALERTS_TOPIC}') }}}}"
-)
 SITE_URLS_TEMPLATE = "{{ var.value.get('qdn_site_urls', '') }}"
 SMOKE_DEADLINE_TEMPLATE = "{{ var.value.get('qdn_smoke_deadline', 120) }}"
 
 
 def default_args(dag_id: str) -> dict[str, Any]:
+    """Every task of ``dag_id`` retries and alerts alike; the alert names ``dag_id``."""
     return {
         "owner": "ops",
         # Only transient AWS errors reach a retry: the operators fail at once on anything else.
@@ -34,12 +30,8 @@ def default_args(dag_id: str) -> dict[str, Any]:
         "retry_delay": timedelta(seconds=15),
         "retry_exponential_backoff": True,
         "max_retry_delay": timedelta(minutes=5),
-        "on_failure_callback": SnsNotifier(
-            target_arn=ALERTS_TOPIC_ARN,
-            subject=f"{dag_id} failed: {{{{ ti.task_id }}}}",
-            message=f"{dag_id} run {{{{ run_id }}}} failed at {{{{ ti.task_id }}}} "
-            "(try {{ ti.try_number }}). Log: {{ ti.log_url }}",
-        ),
+        # One SNS message per failed task (only a failure: a retry is not paged); qdn.alerts.
+        "on_failure_callback": FailureAlert(dag_id),
     }
 
 
