@@ -10,6 +10,12 @@ the viewer URI and the rewritten one) expects.
 A response fetched from the origin while an invalidation completed is not stored if that
 invalidation covers it: otherwise a request in flight could put old content back just after the
 invalidation removed it.
+
+A copy can be *held* (local only, through the control plane's stale-copy route): made older by a
+number of seconds, its body optionally replaced by older content, and kept past its expiry. That
+is the fault a real edge shows when it goes on serving a copy older than its max-age, which no
+API can cause on purpose. A held copy is an ordinary entry otherwise: an invalidation covering it
+evicts it, and a restart starts with an empty cache as always.
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ class CachedResponse:
     expires_at: float  # time.monotonic()
     uri: str  # the URI part of the cache key
     viewer_uris: set[str] = field(default_factory=set)
+    held: bool = False  # kept past expires_at until released or invalidated (see hold_stale)
 
     @property
     def age(self) -> int:
@@ -63,7 +70,7 @@ class EdgeCache:
             entry = self._entries.get(key)
             if entry is None:
                 return None
-            if time.monotonic() >= entry.expires_at:
+            if not entry.held and time.monotonic() >= entry.expires_at:
                 del self._entries[key]
                 return None
             entry.viewer_uris.add(viewer_uri)
@@ -99,6 +106,38 @@ class EdgeCache:
                 key
                 for key, e in self._entries.items()
                 if any(path_matches(p, key, e.uri, e.viewer_uris) for p in paths)
+            ]
+            for key in doomed:
+                del self._entries[key]
+            return len(doomed)
+
+    def hold_stale(self, path: str, age: float, body: bytes | None = None) -> list[str]:
+        """Make every live entry ``path`` covers (as an invalidation path would) ``age`` seconds
+        old and keep it past its expiry, its body replaced when ``body`` is given; returns the
+        keys held. An entry already expired is not revived: only a copy the edge holds can go
+        stale."""
+        now = time.monotonic()
+        with self._lock:
+            held = []
+            for key, entry in self._entries.items():
+                if not entry.held and now >= entry.expires_at:
+                    continue
+                if path_matches(path, key, entry.uri, entry.viewer_uris):
+                    entry.stored_at = time.time() - age
+                    entry.held = True
+                    if body is not None:
+                        entry.body = body
+                    held.append(key)
+            return held
+
+    def release_stale(self, path: str | None = None) -> int:
+        """Evict the held entries ``path`` covers (every held entry when None), so the next
+        request fetches the origin's current copy; returns how many went."""
+        with self._lock:
+            doomed = [
+                key
+                for key, e in self._entries.items()
+                if e.held and (path is None or path_matches(path, key, e.uri, e.viewer_uris))
             ]
             for key in doomed:
                 del self._entries[key]

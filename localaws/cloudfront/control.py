@@ -18,6 +18,17 @@ distribution created without a configured alias port; ``PUT
 /_localaws/key-value-stores/<name>/edge`` with ``{"readable": false}`` makes every edge's reads of
 that store fail (``true`` mends it), so a function's fallback for an unreadable store can be
 tested: AWS gives no way to break a store on purpose, and one in use cannot be deleted.
+
+``PUT /_localaws/edges/<alias or distribution id>/cache`` with ``{"path": "/track/*", "age":
+600}`` plants a stale copy in that one edge's cache: every copy it holds that ``path`` covers (the
+rules of an invalidation path: exact, or a prefix ending in ``*``, matching the cache key or a
+viewer path served from it) becomes ``age`` seconds old and is served past its expiry, with
+``X-Cache: Hit`` and that ``Age``; ``"body": "<text>"`` also replaces what it holds (an older
+build's shell, say). It is the fault of a real edge that goes on serving a copy older than its
+max-age, which no API can cause. It answers 409 when the edge holds no such copy: GET the path
+through the edge first. ``DELETE`` on the same route (``?path=`` to pick, else every held copy)
+evicts the held copies, so the next request fetches the origin's; an invalidation covering one
+evicts it too, and a restart starts every edge with an empty cache.
 """
 
 from __future__ import annotations
@@ -46,6 +57,10 @@ MAX_BODY_BYTES = 1024 * 1024
 
 _ID_PARAMS = ("Name", "Id", "DistributionId", "Stage", "KvsARN", "Key")
 _EDGE_READABLE = re.compile(r"/_localaws/key-value-stores/(?P<name>[^/]+)/edge\Z")
+_EDGE_CACHE = re.compile(r"/_localaws/edges/(?P<edge>[^/]+)/cache\Z")
+# The oldest a planted copy may be made: ten years, past any max-age (a fingerprinted asset's
+# is one year), yet a number no clock arithmetic overflows on.
+MAX_STALE_AGE = 10 * 366 * 24 * 3600
 
 
 @dataclass(frozen=True)
@@ -97,6 +112,9 @@ class ControlPlane:
         found = _EDGE_READABLE.match(request.path)
         if request.method == "PUT" and found:
             return self._set_edge_readable(found["name"], request)
+        found = _EDGE_CACHE.match(request.path)
+        if request.method in ("PUT", "DELETE") and found:
+            return self._stale_copy(found["edge"], request)
         return _json({"error": f"no such route: {request.method} {request.path}"}, 404)
 
     def _set_edge_readable(self, name: str, request: Request) -> Response:
@@ -107,6 +125,46 @@ class ControlPlane:
             return _json({"error": f"no key value store named {name}"}, 404)
         log.info("key value store %s: edge reads %s", name, "work" if body["readable"] else "fail")
         return _json({"name": name, "readable": body["readable"]})
+
+    def _stale_copy(self, edge: str, request: Request) -> Response:
+        """Plant (PUT) or remove (DELETE) stale copies in one edge's cache; see the module
+        docstring. Paths are not logged: a tracking path carries a token."""
+        dist_id = next(
+            (e["id"] for e in self._edges() if edge == e["id"] or edge in e["aliases"]), None
+        )
+        view = self._service.edge_view(dist_id) if dist_id else None
+        if view is None:
+            return _json({"error": f"no distribution has the alias or id {edge}"}, 404)
+        if request.method == "DELETE":
+            path = request.args.get("path")
+            if path is not None and _path_problem(path):
+                return _json({"error": _path_problem(path)}, 400)
+            released = view.cache.release_stale(path)
+            log.info("edge %s (%s): %d held copies released", edge, dist_id, released)
+            return _json({"edge": edge, "distribution_id": dist_id, "released": released})
+        body = request.get_json(force=True, silent=True)
+        problem = _stale_request_problem(body)
+        if problem:
+            return _json({"error": problem}, 400)
+        content = body.get("body")
+        held = view.cache.hold_stale(
+            body["path"], body["age"], None if content is None else content.encode("utf-8")
+        )
+        if not held:
+            return _json(
+                {
+                    "error": f"the edge {edge} holds no live copy that {body['path']} covers: GET "
+                    "it through the edge first, then make it stale"
+                },
+                409,
+            )
+        log.info(
+            "edge %s (%s): %d cached copies made %s s old and held past their expiry%s",
+            edge, dist_id, len(held), body["age"], ", body replaced" if content is not None else "",
+        )  # fmt: skip
+        return _json(
+            {"edge": edge, "distribution_id": dist_id, "held": len(held), "age": body["age"]}
+        )
 
     def _api(self, request: Request, environ: dict[str, Any], plane: _Plane) -> Response:
         protocol = plane.wire
@@ -168,3 +226,29 @@ class ControlPlane:
 
 def _json(value: Any, status: int = 200) -> Response:
     return Response(json.dumps(value), status=status, mimetype="application/json")
+
+
+def _path_problem(path: Any) -> str | None:
+    """Why ``path`` is not an invalidation-style path, or None."""
+    if not isinstance(path, str) or not path.startswith("/"):
+        return 'path must be a path starting with "/", as in an invalidation'
+    if "*" in path[:-1]:
+        return 'path may hold "*" only at its end, as in an invalidation'
+    return None
+
+
+def _stale_request_problem(body: Any) -> str | None:
+    if not isinstance(body, dict):
+        return 'send {"path": "/...", "age": <seconds>} and optionally "body": "<text>"'
+    unknown = sorted(set(body) - {"path", "age", "body"})
+    if unknown:
+        return f"unknown fields {unknown}: send path, age and optionally body"
+    problem = _path_problem(body.get("path"))
+    if problem:
+        return problem
+    age = body.get("age")
+    if isinstance(age, bool) or not isinstance(age, int) or not 0 <= age <= MAX_STALE_AGE:
+        return f"age must be whole seconds from 0 to {MAX_STALE_AGE}"
+    if "body" in body and not isinstance(body["body"], str):
+        return "body must be text (the stale copy's content)"
+    return None
