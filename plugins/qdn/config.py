@@ -100,3 +100,12 @@ TRACK_API_FUNCTION = "qdn-track-api"
 # On the local stack the alerts topic delivers to this SQS queue, so a rehearsal has a real
 # subscriber whose messages can be read back (qdn.monitoring explains why).
 ALERTS_LOCAL_QUEUE = "qdn-alerts-local"
+
+# The canary: one permanent synthetic job whose tracking link the nightly verification follows
+# through every edge (qdn.canary). Its id is fixed so anyone reading a record, a log line or the
+# export recognises it (a valid job id: ten characters of A-Z and 2-7); it has no dashboard index
+# entries and never ends, so neither the dashboard nor the archiving ever sees it.
+CANARY_JOB_ID = "QDN-CANARYTEST"
+# The canary's id and token, for the checks that must open its link. Under data/, so private
+# like every job record; it is the one place the token is kept besides the record itself.
+CANARY_KEY = DATA_PREFIX + "canary.json"

@@ -84,6 +84,9 @@ def pipeline_policy(account_id: str = "ACCOUNT_ID", region: str = "us-east-1") -
                 ["s3:GetBucketPublicAccessBlock", "s3:GetBucketPolicyStatus"],
                 [f"{S3}{config.BUCKET}"],
             ),
+            # The canary and freshness checks open the canary's tracking link with the token its
+            # note keeps; the bootstrap writes the note, the pipeline only reads it.
+            _statement("ReadTheCanaryNote", ["s3:GetObject"], _object_arns(config.CANARY_KEY)),
             # Old builds expire by lifecycle rules the release rewrites; it deletes nothing.
             _statement(
                 "ExpireOldBuilds",
