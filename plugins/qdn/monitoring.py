@@ -38,6 +38,7 @@ State = Literal["exists", "missing", "different", "created", "updated"]
 UNCONFIRMED = ("PendingConfirmation", "Deleted")
 # What a finding becomes once its fix has run.
 _FIXED: dict[State, State] = {"missing": "created", "different": "updated"}
+_VERB: dict[State, str] = {"missing": "create", "different": "update"}
 
 
 @dataclass(frozen=True)
@@ -199,8 +200,8 @@ TRACK_API_5XX_ALARM = AlarmSpec(
         "5xx: customers cannot see their job. Read the function's logs and Errors/Throttles "
         "metrics; a deploy of the function is the usual cause."
     ),
-    # Lambda counts a function URL's 5xx answers, the function's own crashes and timeouts as
-    # well as 5xx it returns; Errors alone would miss the latter.
+    # Url5xxCount counts every 5xx the function URL answered: the function's errors and
+    # timeouts and the 5xx the handler returns itself, which the Errors metric never sees.
     namespace="AWS/Lambda",
     metric="Url5xxCount",
     dimensions=(("FunctionName", config.TRACK_API_FUNCTION),),
@@ -287,7 +288,11 @@ def ensure_monitoring(
     findings = found.all(subscribers)
     plan = Plan(
         "monitoring",
-        tuple(Action(f.kind_key, f.change.describe(), f.args) for f in findings if f.fix),
+        tuple(
+            Action(f.kind_key, f"{_VERB[f.change.state]} {f.change.describe()}", f.args)
+            for f in findings
+            if f.fix
+        ),
         tuple(f"exists: {f.change.describe()}" for f in findings if not f.change.drifted),
     )
     execute(plan, executor_for(dry_run, found.handlers()))
