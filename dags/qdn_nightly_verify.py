@@ -24,7 +24,7 @@ One task per check; each runs whatever the others found and fails naming the dri
 
 **report** (runs after all of them) writes `reports/verify/<date>/<run-id>.json` and ends with one
 line: `7 checks passed, 1 failed: content — …`. A failed check alerts the `qdn-release-alerts`
-topic (one message per failed task, with its log link).
+topic (one message per failed check, with its log link; the report adds none for them).
 
 What each failure means and what to do: **docs/runbook.md**.
 """
@@ -35,9 +35,10 @@ from datetime import UTC, datetime
 
 from airflow.sdk import DAG, AssetOrTimeSchedule, CronTriggerTimetable
 
+from qdn.alerts import FailureAlert
 from qdn.assets import LIVE_RELEASE
 from qdn.dag_defaults import CF_DIR_TEMPLATE, SITE_URLS_TEMPLATE, default_args
-from qdn.operators.verify import VerifyCheckOperator, VerifyReportOperator
+from qdn.operators.verify import ChecksFailed, VerifyCheckOperator, VerifyReportOperator
 from qdn.verify.checks import CHECKS
 
 with DAG(
@@ -59,4 +60,9 @@ with DAG(
         VerifyCheckOperator(check=name, site_urls=SITE_URLS_TEMPLATE, cf_dir=CF_DIR_TEMPLATE)
         for name in CHECKS
     ]
-    checks >> VerifyReportOperator(task_id="report", checks=list(CHECKS))
+    checks >> VerifyReportOperator(
+        task_id="report",
+        checks=list(CHECKS),
+        # Each failed check has paged already; the report pages only for a failure of its own.
+        on_failure_callback=FailureAlert("qdn_nightly_verify", already_alerted=(ChecksFailed,)),
+    )

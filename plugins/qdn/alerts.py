@@ -143,12 +143,24 @@ class FailureAlert(BaseNotifier):
     missing topic shows there, right under the failure it could not report.
     """
 
-    def __init__(self, dag_id: str, *, aws_conn_id: str = SnsHook.default_conn_name) -> None:
+    def __init__(
+        self,
+        dag_id: str,
+        *,
+        aws_conn_id: str = SnsHook.default_conn_name,
+        already_alerted: tuple[type[BaseException], ...] = (),
+    ) -> None:
         super().__init__()
         self.dag_id = dag_id
         self.aws_conn_id = aws_conn_id
+        # Failures that only repeat what other tasks already paged (the verification's report
+        # failing because checks failed): one fault, one message.
+        self.already_alerted = already_alerted
 
     def notify(self, context: Any) -> None:
+        if isinstance(context.get("exception"), self.already_alerted):
+            self.log.info("no alert: the failed tasks this failure repeats have sent theirs")
+            return
         topic_arn = alerts_topic_arn()
         ti = context["ti"]
         message = alert_message(

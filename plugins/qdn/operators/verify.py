@@ -18,10 +18,12 @@ from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from airflow.sdk import TriggerRule
 from airflow.sdk.exceptions import AirflowFailException
 
+from qdn import config
 from qdn.hooks.cloudfront import CloudFrontHook
 from qdn.operators.base import BucketOperator, kvs_client, retry_only_transient
 from qdn.operators.smoke import parse_site_urls
-from qdn.verify.checks import CHECKS, Production
+from qdn.verify.checks import CHECKS, METRICS, Production
+from qdn.verify.metrics import put_failed_checks
 from qdn.verify.report import build_report, write_report
 from qdn.verify.result import SHOWN
 
@@ -90,6 +92,10 @@ class VerifyCheckOperator(BucketOperator):
             self.log.error("%s: %s", result.name, problem)
         for warning in result.warnings:
             self.log.warning("%s: %s", result.name, warning)
+        if self.check in METRICS and result.counts:
+            with retry_only_transient(f"putting the {self.check} metrics"):
+                METRICS[self.check](production.clients("cloudwatch"), result.counts)
+            self.log.info("counts put to CloudWatch: %s", result.counts)
         verdict = result.as_json()
         context["ti"].xcom_push(key=VERDICT_KEY, value=verdict)
         self.log.info("%s", result.summary())
@@ -118,7 +124,12 @@ class VerifyReportOperator(BucketOperator):
         )
         with retry_only_transient("writing the verification report"):
             key = write_report(self.hook.get_conn(), self.bucket, report)
-        self.log.info("report written to s3://%s/%s", self.bucket, key)
+            cloudwatch = aws_clients(self.aws_conn_id, self.region_name)("cloudwatch")
+            put_failed_checks(cloudwatch, len(report.failed))
+        self.log.info(
+            "report written to s3://%s/%s; %s = %d put to CloudWatch",
+            self.bucket, key, config.VERIFICATION_FAILED_METRIC, len(report.failed),
+        )  # fmt: skip
         summary = report.summary()
         self.log.info("%s", summary)
         if not report.passed:

@@ -13,8 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from qdn.verify.content import check_content
+from qdn.verify.distributions import check_distributions
 from qdn.verify.exposure import check_exposure
+from qdn.verify.function import check_function
 from qdn.verify.job_records import check_job_records
+from qdn.verify.metrics import put_job_counts
 from qdn.verify.result import CheckResult
 
 
@@ -33,9 +36,16 @@ class Production:
 Check = Callable[[Production], CheckResult]
 
 CHECKS: dict[str, Check] = {
+    "function": lambda p: check_function(
+        p.clients("cloudfront"), p.clients("s3"), p.bucket, p.cf_dir
+    ),
+    "distributions": lambda p: check_distributions(p.clients("cloudfront"), p.bucket, p.region),
     "content": lambda p: check_content(
         p.clients("s3"), p.clients("cloudfront"), p.clients("cloudfront-keyvaluestore"), p.bucket
     ),
     "job_records": lambda p: check_job_records(p.clients("s3"), p.bucket),
     "exposure": lambda p: check_exposure(p.clients("s3"), p.bucket, p.site_urls),
 }
+
+# Checks whose counts go to CloudWatch, and how.
+METRICS: dict[str, Callable[[Any, Mapping[str, int]], None]] = {"job_records": put_job_counts}
