@@ -110,7 +110,7 @@ def check_canary(
                 problem = f"{label}: expected an answer, got a connection error: {err}"
             if problem:
                 result.problems.append(
-                    f"{alias} {problem}; a customer's link fails the same way there"
+                    f"{alias} {problem}; a customer's tracking link there gets the same answer"
                 )
     result.notes.append(
         f"canary {job.id} ({job.status.value}) tracked through {len(site_urls)} edge(s) on "

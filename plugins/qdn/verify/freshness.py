@@ -107,13 +107,19 @@ def check_freshness(
                 continue
             age = _age(resp)
             limit, source = origin.lifetime(resp)
+            if age is not None and limit is None:
+                result.warnings.append(
+                    f"{label}: served from cache ({resp.cache_state()}) but {source} gives no "
+                    "max-age: the distribution's default TTL applies, not judged here"
+                )
             if age is None or limit is None or age <= limit:
                 oldest = max(oldest, age or 0)
                 continue
             if dist_ids is None:
                 dist_ids = {a: d["Id"] for a, d in distributions_by_alias(cloudfront).items()}
             held = (
-                "its body still matches the origin's current one (wrong after the next change)"
+                "its body still matches the origin's current one (right today, wrong once the "
+                "origin changes)"
                 if origin.matches(resp)
                 else "its body differs from the origin's current one (customers see old content)"
             )
@@ -123,8 +129,8 @@ def check_freshness(
                 f"distribution {dist_ids.get(alias, f'(none has the alias {alias})')}"
             )
     result.notes.append(
-        f"{len(origins)} path(s) on {len(site_urls)} edge(s) within their max-age (oldest copy "
-        f"{oldest} s) on build {live or '(no live pointer)'}"
+        f"{len(origins)} path(s) on {len(site_urls)} edge(s) checked against their max-age "
+        f"(oldest fresh copy {oldest} s) on build {live or '(no live pointer)'}"
     )
     return result
 
