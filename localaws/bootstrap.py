@@ -260,7 +260,7 @@ def _move_origin_path(cf: Any, dist_id: str) -> bool:
     return changed
 
 
-def ensure_alerts(clients: Callable[[str], Any], report: BootstrapReport) -> str:
+def ensure_alerts(clients: Callable[[str], Any], report: BootstrapReport, bucket: str) -> str:
     """The monitoring as ``qdn.monitoring`` defines it (what the nightly check reads), delivered
     to the local queue ``config.ALERTS_LOCAL_QUEUE`` (read back by the rehearsal and the tests)
     and to ``QDN_ALERT_EMAIL`` when set. Returns the alerts topic's ARN."""
@@ -279,7 +279,11 @@ def ensure_alerts(clients: Callable[[str], Any], report: BootstrapReport) -> str
     if email:
         subscribers.append(Subscriber("email", email))
     found = ensure_monitoring(
-        clients("sns"), clients("logs"), clients("cloudwatch"), subscribers=subscribers
+        clients("sns"),
+        clients("logs"),
+        clients("cloudwatch"),
+        subscribers=subscribers,
+        canary_in=(clients("s3"), bucket),
     )
     for change in found.changes:
         if change.state == "exists":
@@ -318,5 +322,5 @@ def bootstrap(
         report.did(
             f"removed {removed} object(s) of the old s3://{bucket}/{config.LEGACY_SITE_PREFIX}"
         )
-    ensure_alerts(clients, report)
+    ensure_alerts(clients, report, bucket)
     return report

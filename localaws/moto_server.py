@@ -33,7 +33,7 @@ from moto.s3.utils import _VersionedKeyStore
 from werkzeug.serving import make_server
 
 # The services the stack offers; anything else a client asks moto for is not kept.
-PERSISTED_SERVICES = ("s3", "logs", "sns", "cloudwatch")
+PERSISTED_SERVICES = ("s3", "logs", "sns", "sqs", "cloudwatch")
 STATE_VERSION = 1
 
 
@@ -49,6 +49,9 @@ def _reduce_versioned(store: _VersionedKeyStore) -> tuple[Any, ...]:
 
 
 copyreg.pickle(_VersionedKeyStore, _reduce_versioned)
+# SQS's backend holds locks (its queues wait on them); a restored queue needs a fresh one, never
+# the saved one's state.
+copyreg.pickle(type(threading.RLock()), lambda _lock: (threading.RLock, ()))
 
 
 class StateFileError(RuntimeError):

@@ -45,7 +45,7 @@ def _clients(stack) -> tuple[Any, Any, Any]:
 
 
 def _check(stack):
-    return check_monitoring(*_clients(stack))
+    return check_monitoring(*_clients(stack), stack.client("s3"), config.BUCKET)
 
 
 def _restore(stack) -> list[str]:
@@ -315,3 +315,62 @@ def test_an_audit_event_that_cannot_be_written_does_not_hide_the_failure(
     logged = "".join(capfd.readouterr())
     assert "could not write the job.write_failed audit event" in logged
     assert f"audit log group {missing_group} does not exist" in logged
+
+
+@pytest.mark.airflow
+def test_a_release_refusing_a_job_field_audits_the_refusal(airflow_db, airflow_env) -> None:
+    """In a real run the first task validates every parameter, so a refused job field stops the
+    run before upload_job: the refusal is audited there, under the job's own key."""
+    from test_release_dag import _bag, mark_job, run
+
+    dag_run, states = run(_bag().get_dag("qdn_release"), mark_job(job_price="600.001"))
+    assert states["publish_function"] == "failed" and states["upload_job"] == "upstream_failed"
+    key = run_idempotency_key("qdn_release", dag_run.run_id, "upload_job")
+    [event] = _events_of(airflow_env, key)
+    assert event["action"] == "job.refused" and "job_price" in event["reason"]
+    _assert_counted_by(airflow_env, event, config.JOB_INPUTS_REFUSED_METRIC)
+
+
+@pytest.mark.airflow
+def test_a_release_without_a_bad_job_field_audits_no_refusal(airflow_db, airflow_env) -> None:
+    """A parameter refused for something other than the job (a bad distribution) is no job
+    input refused: nothing is audited."""
+    from test_release_dag import _bag, run
+
+    dag_run, states = run(_bag().get_dag("qdn_release"), {"build_id": "not a build"})
+    assert states["publish_function"] == "failed", states
+    key = run_idempotency_key("qdn_release", dag_run.run_id, "upload_job")
+    assert _events_of(airflow_env, key) == []
+
+
+def test_a_lost_canary_is_named_and_the_bootstrap_s_function_brings_it_back(bootstrapped) -> None:
+    """The canary is part of what ensure_monitoring makes, so the monitoring check names a lost
+    one and the same function (as the bootstrap calls it) re-creates it with the same token."""
+    s3 = bootstrapped.client("s3")
+    saved = s3.get_object(Bucket=config.BUCKET, Key=config.CANARY_KEY)["Body"].read()
+    record = f"{config.JOBS_PREFIX}{config.CANARY_JOB_ID}.json"
+    saved_record = s3.get_object(Bucket=config.BUCKET, Key=record)["Body"].read()
+    try:
+        s3.delete_object(Bucket=config.BUCKET, Key=config.CANARY_KEY)
+        result = _check(bootstrapped)
+        assert result.problems == [
+            f"canary {config.CANARY_JOB_ID} in s3://{config.BUCKET} "
+            f"({config.CANARY_KEY}) is missing: " + RECREATE
+        ]
+        done = ensure_monitoring(*_clients(bootstrapped), canary_in=(s3, config.BUCKET)).changes
+        assert [c.state for c in done if c.kind == "canary"] == ["created"]
+        assert _check(bootstrapped).passed
+        # Rebuilt from the record: the same token, the record untouched.
+        assert s3.get_object(Bucket=config.BUCKET, Key=config.CANARY_KEY)["Body"].read() == saved
+        assert s3.get_object(Bucket=config.BUCKET, Key=record)["Body"].read() == saved_record
+    finally:
+        if _missing(s3, config.CANARY_KEY):
+            s3.put_object(Bucket=config.BUCKET, Key=config.CANARY_KEY, Body=saved)
+
+
+def _missing(s3, key: str) -> bool:
+    try:
+        s3.head_object(Bucket=config.BUCKET, Key=key)
+    except s3.exceptions.ClientError:
+        return True
+    return False

@@ -98,15 +98,25 @@ def read_canary_note(s3: Any, bucket: str) -> CanaryNote | None:
     return note
 
 
-def ensure_canary(s3: Any, bucket: str, *, now: datetime | None = None) -> Canary:
+def ensure_canary(
+    s3: Any, bucket: str, *, now: datetime | None = None, dry_run: bool = False
+) -> Canary:
     """The canary, created where missing: note, record, token lookup, in that order.
 
     Costs three reads when everything is there (the note, the record, a HEAD of the lookup) and
-    writes nothing then; never writes an index entry.
+    writes nothing then; never writes an index entry. With ``dry_run`` it writes nothing at all
+    and ``written`` lists what it would write: the monitoring check's view of a missing canary.
     """
     at = now or datetime.now(UTC)
     records = JobRecords(s3, bucket)
     written: list[str] = []
+
+    def create(key: str, body: bytes) -> bool:
+        if dry_run or create_object(s3, bucket, key, body) is not None:
+            written.append(key)
+            return True
+        return False
+
     note = read_canary_note(s3, bucket)
     job = records.get(config.CANARY_JOB_ID)
     if note is None:
@@ -114,16 +124,13 @@ def ensure_canary(s3: Any, bucket: str, *, now: datetime | None = None) -> Canar
         # stay valid and the record never needs rewriting.
         fresh = job or _new_canary(at)
         note = CanaryNote(fresh.id, fresh.token)
-        if create_object(s3, bucket, config.CANARY_KEY, note.body()) is not None:
-            written.append(config.CANARY_KEY)
-        else:
+        if not create(config.CANARY_KEY, note.body()):
             # Another run wrote the note between our read and our write: its token wins.
             note = read_canary_note(s3, bucket) or note
     if job is None:
         fresh = _new_canary(at).model_copy(update={"token": note.token})
         key = layout.job_key(fresh.id)
-        if create_object(s3, bucket, key, fresh.model_dump_json().encode()) is not None:
-            written.append(key)
+        create(key, fresh.model_dump_json().encode())
         # Another run may have written it first, with the same note's token.
         job = records.get(config.CANARY_JOB_ID) or fresh
     if note.job_id != job.id or not hmac.compare_digest(job.token, note.token):
@@ -134,10 +141,8 @@ def ensure_canary(s3: Any, bucket: str, *, now: datetime | None = None) -> Canar
             f"{config.CANARY_KEY} and rerun the bootstrap; the note is rebuilt from the record"
         )
     lookup = layout.token_key(job.token)
-    if not _exists(s3, bucket, lookup) and (
-        create_object(s3, bucket, lookup, lookup_body(job.id)) is not None
-    ):
-        written.append(lookup)
+    if not _exists(s3, bucket, lookup):
+        create(lookup, lookup_body(job.id))
     return Canary(job, tuple(written))
 
 

@@ -1,10 +1,12 @@
 """Everything QuickDumpNow is monitored by, written down once, and the one function that creates it.
 
 :data:`SPEC` describes the alerts topic, the audit log group and its retention, the metric filters
-on it and the alarms. :func:`ensure_monitoring` compares what CloudWatch, CloudWatch Logs and SNS
-hold with it: the bootstrap calls it to create or correct what is missing or different, and the
-nightly ``monitoring`` check calls it with ``dry_run=True`` to list the same differences without
-writing. So what is checked is exactly what is created; a new alarm is one entry here.
+on it and the alarms; given a bucket (``canary_in``), the canary job (:mod:`qdn.canary`) the
+nightly canary and freshness checks follow is part of it too. :func:`ensure_monitoring` compares
+what CloudWatch, CloudWatch Logs, SNS (and S3 for the canary) hold with it: the bootstrap calls
+it to create or correct what is missing or different, and the nightly ``monitoring`` check calls
+it with ``dry_run=True`` to list the same differences without writing. So what is checked is
+exactly what is created; a new alarm is one entry here.
 
 It reads with one request per kind (one topic listing, one log group listing, one metric filter
 listing, one ``DescribeAlarms`` naming every alarm, one subscription listing), whatever the number
@@ -30,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from qdn import config
+from qdn.canary import ensure_canary
 from qdn.jobs.audit import JOB_REFUSED, JOB_WRITE_FAILED
 from qdn.plan import Action, Plan, execute, executor_for
 
@@ -246,7 +249,8 @@ class MonitoringChange:
     """One monitored thing as found or as left: ``exists``; ``missing``/``different`` (read-only,
     or nothing here can fix it); ``created``/``updated`` (fixed by this call)."""
 
-    kind: str  # "SNS topic", "log group", "retention", "metric filter", "alarm", "subscription"
+    # "SNS topic", "log group", "retention", "metric filter", "alarm", "subscription", "canary"
+    kind: str
     name: str
     state: State
     detail: str = ""
@@ -278,6 +282,7 @@ def ensure_monitoring(
     cloudwatch: Any,
     *,
     subscribers: Sequence[Subscriber] = (),
+    canary_in: tuple[Any, str] | None = None,
     dry_run: bool = False,
     spec: MonitoringSpec = SPEC,
 ) -> Monitoring:
@@ -285,7 +290,7 @@ def ensure_monitoring(
     ``dry_run`` only say what is missing or different. Every write is an upsert of one named
     thing and runs only when the thing differs, so a second run writes nothing."""
     found = _Findings(sns, logs, cloudwatch, spec)
-    findings = found.all(subscribers)
+    findings = found.all(subscribers, canary_in)
     plan = Plan(
         "monitoring",
         tuple(
@@ -327,12 +332,27 @@ class _Findings:
     def handlers(self) -> dict[str, Callable[..., Any]]:
         return {f.kind_key: f.fix for f in self._findings if f.fix is not None}
 
-    def all(self, subscribers: Sequence[Subscriber]) -> list[_Finding]:
+    def all(
+        self, subscribers: Sequence[Subscriber], canary_in: tuple[Any, str] | None
+    ) -> list[_Finding]:
         self._topic()
         self._log_group()
         self._alarms()
         self._subscriptions(subscribers)
+        if canary_in is not None:
+            self._canary(*canary_in)
         return self._findings
+
+    # --- the canary job (qdn.canary) -----------------------------------------------------------
+
+    def _canary(self, s3: Any, bucket: str) -> None:
+        name = f"{config.CANARY_JOB_ID} in s3://{bucket}"
+        missing = ensure_canary(s3, bucket, dry_run=True).written
+        if missing:
+            fix = lambda: ensure_canary(s3, bucket)  # noqa: E731 (one call, named by the plan)
+            self._add("canary", name, "missing", ", ".join(missing), fix)
+        else:
+            self._add("canary", name, "exists")
 
     def _add(
         self, kind: str, name: str, state: State, detail: str = "", fix: Any = None, **args: Any

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from airflow.providers.amazon.aws.hooks.logs import AwsLogsHook
 from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from airflow.sdk.exceptions import AirflowFailException
@@ -21,8 +22,10 @@ from qdn.function_release import (
     sha256_hex,
 )
 from qdn.hooks.cloudfront import CloudFrontHook
+from qdn.jobs.store import run_idempotency_key
 from qdn.live_pointer import PointerError
 from qdn.operators.base import live_pointer, release_params, retry_only_transient, s3_client
+from qdn.operators.jobs import audit_failures
 from qdn.plan import Action, Plan, execute, executor_for
 from qdn.s3_errors import is_missing
 
@@ -49,9 +52,11 @@ class PublishFunctionOperator(AwsBaseOperator[CloudFrontHook]):
         function_name: str = config.FUNCTION_NAME,
         bucket: str = config.BUCKET,
         target_task_id: str | None = None,
+        job_task_id: str = "upload_job",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.job_task_id = job_task_id
         self.code_path = code_path
         self.cf_dir = cf_dir
         self.function_name = function_name
@@ -59,7 +64,13 @@ class PublishFunctionOperator(AwsBaseOperator[CloudFrontHook]):
         self.target_task_id = target_task_id
 
     def execute(self, context: Any) -> dict[str, Any]:
-        params = release_params(context)
+        ti = context["ti"]
+        # A refused job field stops the run here, before the job task runs: audit it here, under
+        # the job's own idempotency key, so the refused-inputs metric counts it.
+        job_key = run_idempotency_key(ti.dag_id, ti.run_id, self.job_task_id, ti.map_index)
+        logs = AwsLogsHook(aws_conn_id=self.aws_conn_id, region_name=self.region_name)
+        with audit_failures(lambda: logs.conn, config.AUDIT_LOG_GROUP, job_key, self.log):
+            params = release_params(context)
         with retry_only_transient(self.task_id):
             s3 = s3_client(self.aws_conn_id, self.region_name)
             try:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import logging
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -47,7 +48,7 @@ class UpsertJobOperator(BucketOperator):
     def execute(self, context: Any) -> dict[str, Any]:
         ti = context["ti"]
         key = run_idempotency_key(ti.dag_id, ti.run_id, ti.task_id, ti.map_index)
-        with self._audit_failure(key):
+        with audit_failures(self._logs, self.log_group, key, self.log):
             params = release_params(context)
             if params.job is None:
                 self.log.info("no job in this release: no job record written")
@@ -79,35 +80,6 @@ class UpsertJobOperator(BucketOperator):
     def _logs(self) -> Any:
         return AwsLogsHook(aws_conn_id=self.aws_conn_id, region_name=self.region_name).conn
 
-    @contextlib.contextmanager
-    def _audit_failure(self, key: str) -> Iterator[None]:
-        """Audit a failure that fails the task at once, then let that failure end the task.
-
-        Only ``AirflowFailException`` is audited: it is how this task says "no retry can fix
-        this" (``retry_only_transient`` keeps the cause; ``release_params`` raises it ``from
-        None``, which leaves the refusal as its context). Writing the event must never hide why
-        the task failed, so a failure to write it is logged and the original is re-raised.
-        """
-        try:
-            yield
-        except AirflowFailException as err:
-            cause = err.__cause__ or err.__context__ or err
-            action = _failure_action(cause)
-            if action is not None:
-                try:
-                    event = FailureEvent.of(
-                        action, cause, idempotency_key=key, at=datetime.now(UTC)
-                    )
-                    outcome = AuditLog(self._logs(), log_group=self.log_group).record_failure(event)
-                    self.log.info("%s: %s", action, outcome.describe())
-                except Exception as audit_err:  # the task's own error is raised below
-                    self.log.error(
-                        "could not write the %s audit event for idempotency key %s (%s); the "
-                        "task fails for the reason below, record it by hand if it matters",
-                        action, key, audit_err,
-                    )  # fmt: skip
-            raise
-
     def _create(self, ti: Any, new_job: NewJob, key: str) -> dict[str, Any]:
         # A lost race or a missing audit event can succeed on the next try; nothing else here can.
         with retry_only_transient("upload_job", retryable=(AuditIncomplete, JobStoreConflict)):
@@ -135,6 +107,37 @@ class UpsertJobOperator(BucketOperator):
             "token_hints": [redact_token(job.token)],
             "created": result.created,
         }
+
+
+@contextlib.contextmanager
+def audit_failures(
+    logs: Callable[[], Any], log_group: str, key: str, log: logging.Logger
+) -> Iterator[None]:
+    """Audit a failure that fails the task at once, then let that failure end the task.
+
+    Only ``AirflowFailException`` is audited: it is how a task says "no retry can fix this"
+    (``retry_only_transient`` keeps the cause; ``release_params`` raises it ``from None``, which
+    leaves the refusal as its context). ``key`` is the job's idempotency key, so the event names
+    the job the run meant to write. Writing the event must never hide why the task failed, so a
+    failure to write it is logged and the original is re-raised.
+    """
+    try:
+        yield
+    except AirflowFailException as err:
+        cause = err.__cause__ or err.__context__ or err
+        action = _failure_action(cause)
+        if action is not None:
+            try:
+                event = FailureEvent.of(action, cause, idempotency_key=key, at=datetime.now(UTC))
+                outcome = AuditLog(logs(), log_group=log_group).record_failure(event)
+                log.info("%s: %s", action, outcome.describe())
+            except Exception as audit_err:  # the task's own error is raised below
+                log.error(
+                    "could not write the %s audit event for idempotency key %s (%s); the "
+                    "task fails for the reason below, record it by hand if it matters",
+                    action, key, audit_err,
+                )  # fmt: skip
+        raise
 
 
 def _failure_action(cause: BaseException) -> AuditAction | None:

@@ -12,12 +12,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from qdn.verify.canary import check_canary
 from qdn.verify.content import check_content
 from qdn.verify.distributions import check_distributions
 from qdn.verify.exposure import check_exposure
+from qdn.verify.freshness import check_freshness
 from qdn.verify.function import check_function
 from qdn.verify.job_records import check_job_records
 from qdn.verify.metrics import put_job_counts
+from qdn.verify.monitoring import check_monitoring
 from qdn.verify.result import CheckResult
 
 
@@ -35,16 +38,25 @@ class Production:
 
 Check = Callable[[Production], CheckResult]
 
+
+def _site(p: Production) -> tuple[Any, Any, Any, str]:
+    """What the checks through the edge read first: S3, CloudFront, the store, the bucket."""
+    return p.clients("s3"), p.clients("cloudfront"), p.clients("cloudfront-keyvaluestore"), p.bucket
+
+
 CHECKS: dict[str, Check] = {
     "function": lambda p: check_function(
         p.clients("cloudfront"), p.clients("s3"), p.bucket, p.cf_dir
     ),
     "distributions": lambda p: check_distributions(p.clients("cloudfront"), p.bucket, p.region),
-    "content": lambda p: check_content(
-        p.clients("s3"), p.clients("cloudfront"), p.clients("cloudfront-keyvaluestore"), p.bucket
-    ),
+    "content": lambda p: check_content(*_site(p)),
     "job_records": lambda p: check_job_records(p.clients("s3"), p.bucket),
+    "canary": lambda p: check_canary(*_site(p), p.site_urls),
+    "freshness": lambda p: check_freshness(*_site(p), p.site_urls),
     "exposure": lambda p: check_exposure(p.clients("s3"), p.bucket, p.site_urls),
+    "monitoring": lambda p: check_monitoring(
+        p.clients("sns"), p.clients("logs"), p.clients("cloudwatch"), p.clients("s3"), p.bucket
+    ),
 }
 
 # Checks whose counts go to CloudWatch, and how.

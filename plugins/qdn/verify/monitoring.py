@@ -1,6 +1,6 @@
 """The nightly check that production is still watched: the alerts topic with someone subscribed,
-the audit log group with its retention, the metric filters on it and every alarm, as
-``qdn.monitoring`` defines them.
+the audit log group with its retention, the metric filters on it, every alarm and the canary job,
+as ``qdn.monitoring`` defines them.
 
 It is :func:`qdn.monitoring.ensure_monitoring` in its read-only mode, the same function the
 bootstrap creates them with, so the check cannot drift from what is created.
@@ -16,9 +16,9 @@ from qdn.verify.result import CheckResult
 RECREATE = "run `make bootstrap` (or deploy the stack) to recreate it"
 
 
-def check_monitoring(sns: Any, logs: Any, cloudwatch: Any) -> CheckResult:
+def check_monitoring(sns: Any, logs: Any, cloudwatch: Any, s3: Any, bucket: str) -> CheckResult:
     result = CheckResult("monitoring")
-    found = ensure_monitoring(sns, logs, cloudwatch, dry_run=True)
+    found = ensure_monitoring(sns, logs, cloudwatch, canary_in=(s3, bucket), dry_run=True)
     for change in found.drift:
         result.problems.append(_problem(change, found.topic_arn))
     kinds = [c.kind for c in found.changes if not c.drifted]
