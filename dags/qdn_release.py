@@ -23,7 +23,11 @@ Releases the dispatch site in the one order that never shows a customer a broken
    fetched through each edge until every edge serves the new build.
 
 **Dry run** computes and logs the whole plan and changes nothing. Leave the job fields empty for a
-release without a job. Failures are sent to the `qdn-release-alerts` SNS topic.
+release without a job. Each failed task sends one message to the `qdn-release-alerts` SNS topic
+(Variable `qdn_alerts_topic_arn`) with its first error line and its log link. A successful run
+produces the `qdn_live_release` Asset: `qdn_nightly_verify` checks production minutes later.
+
+What each failure means and what to do: **docs/runbook.md**.
 """
 
 from __future__ import annotations

@@ -16,7 +16,10 @@ Puts back what an earlier release made live, with the same checks as a release:
 4. **smoke_check** — the shell, `/book/` and a private path through each edge until every edge
    serves the target build.
 
-**Dry run** resolves and logs the whole plan and changes nothing.
+**Dry run** resolves and logs the whole plan and changes nothing. A successful rollback produces
+the `qdn_live_release` Asset, so `qdn_nightly_verify` checks production minutes later.
+
+What each failure means and what to do: **docs/runbook.md**.
 """
 
 from __future__ import annotations

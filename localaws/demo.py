@@ -2,8 +2,9 @@
 
 Starts the stack (or reuses a running one), bootstraps it, warms both edges with the current site,
 stages a changed build, runs ``qdn_release`` as a real Airflow DAG run with the seed's job (Mark,
-Soderblom Ave, $600, ready for pickup), prints what each task did and the tracking URL, and exits
-0 only if the smoke check passed. ``KEEP=1`` leaves the stack running so the URL can be opened;
+Soderblom Ave, $600, ready for pickup), prints what each task did and the tracking URL, then runs
+``qdn_nightly_verify`` as the release's Asset would, and exits 0 only if the smoke check and every
+verification check passed. ``KEEP=1`` leaves the stack running so the URL can be opened;
 ``make down`` stops it.
 """
 
@@ -96,7 +97,7 @@ def _configure_airflow(cfg: stack.StackConfig) -> None:
     os.environ.update(release_variables(cfg))
 
 
-def _run_release(conf: dict[str, Any]) -> Any:
+def _run_dag(dag_id: str, conf: dict[str, Any]) -> Any:
     from airflow.dag_processing.dagbag import DagBag
     from airflow.utils import db
 
@@ -105,7 +106,7 @@ def _run_release(conf: dict[str, Any]) -> Any:
     bag = DagBag(dag_folder=str(REPO_ROOT / "dags"))
     if bag.import_errors:
         raise SystemExit(f"DAG import errors: {bag.import_errors}")
-    return bag.get_dag("qdn_release").test(run_conf=conf)
+    return bag.get_dag(dag_id).test(run_conf=conf)
 
 
 def main() -> int:
@@ -141,7 +142,7 @@ def _rehearse(cfg: stack.StackConfig) -> int:
     _configure_airflow(cfg)
     conf = release_conf(seed_job())
     _say("running qdn_release as a DAG run ...")
-    dag_run = _run_release(conf)
+    dag_run = _run_dag("qdn_release", conf)
 
     _say("")
     _say(f"qdn_release run {dag_run.run_id}: {dag_run.state}")
@@ -158,7 +159,25 @@ def _rehearse(cfg: stack.StackConfig) -> int:
         job = jobs_by_id(clients("s3"), config.BUCKET, jobs["job_ids"])[0]
         _say("")
         _say(f"tracking URL: {cfg.edge_url(config.DISTRIBUTION_ALIASES[0])}/track/{job.token}")
-    return 0 if smoke_ok else 1
+    if not smoke_ok:
+        return 1
+    return 0 if _verify() else 1
+
+
+def _verify() -> bool:
+    """What the release's Asset triggers in a deployment: qdn_nightly_verify, run here at once."""
+    _say("")
+    _say("running qdn_nightly_verify (a deployment runs it on the release's Asset event) ...")
+    dag_run = _run_dag("qdn_nightly_verify", {})
+    report = task_result(dag_run, "report") or {}
+    for ti in sorted(dag_run.get_task_instances(), key=lambda t: t.task_id):
+        if ti.task_id != "report":
+            _say(f"  {ti.task_id:<17} {ti.state!s}")
+    _say(f"qdn_nightly_verify run {dag_run.run_id}: {dag_run.state}")
+    _say(report.get("summary") or "the report task failed: read the run's report in the bucket")
+    if report.get("report"):
+        _say(f"report: s3://{config.BUCKET}/{report['report']}")
+    return str(dag_run.state) == "success"
 
 
 def _summarise(task_id: str, value: Any) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import json
 import tempfile
+import time
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
@@ -27,6 +28,7 @@ from qdn.jobs import layout
 from qdn.jobs.model import NewJob
 from qdn.jobs.store import JobStore
 from qdn.live_pointer import kvs_arn, read_pointer, write_pointer
+from qdn.smoke import BUILD_ID_RE, http_get
 
 ALIAS = config.DISTRIBUTION_ALIASES[1]
 # Far past any max-age the site sets (60 s for the shell and the API): unmistakably stale.
@@ -83,9 +85,28 @@ def pointer_moved_by_hand(stack: Any) -> Iterator[list[str]]:
     other = _another_complete_build(stack, state.value)
     write_pointer(kvs, state, other)
     try:
+        # The night comes long after the hand edit: every edge serves what the pointer names.
+        _edges_serve(stack, other)
         yield [f"the live pointer names {other}", "moved outside a release"]
     finally:
         write_pointer(kvs, read_pointer(kvs, arn, config.LIVE_POINTER_KEY), state.value)
+        _edges_serve(stack, state.value)
+
+
+def _edges_serve(stack: Any, build: str | None, deadline: float = 30.0) -> None:
+    """Wait until every edge's tracking page comes from ``build`` (the store's writes reach the
+    edges after its propagation delay)."""
+    note = read_canary_note(stack.client("s3"), config.BUCKET)
+    assert note is not None, "the bootstrap makes the canary"
+    until = time.monotonic() + deadline
+    for alias in config.DISTRIBUTION_ALIASES:
+        while True:
+            page = http_get(f"{stack.edge_url(alias)}/track/{note.token}")
+            served = BUILD_ID_RE.search(page.body.decode("utf-8", "replace"))
+            if served and served.group(1) == build:
+                break
+            assert time.monotonic() < until, f"{alias} still serves {served and served.group(1)}"
+            time.sleep(0.5)
 
 
 @contextmanager

@@ -19,14 +19,17 @@ from qdn.smoke import Response, http_get, refused_problem
 from qdn.verify.result import CheckResult
 
 # One path of each kind of private data: the old root export, the export, a record, a token
-# lookup, the dashboard index, the release history, the old staging area and the build pointer.
+# lookup, the dashboard index, the canary's token, the release history, the verification
+# reports, the old staging area and the build pointer.
 PRIVATE_PATHS: tuple[str, ...] = (
     "/jobs.json",
     "/" + config.JOBS_KEY,
     "/" + config.JOBS_PREFIX + "QDN-AAAAAAAAAA.json",
     "/" + config.JOB_TOKENS_PREFIX + "0" * 64 + ".json",
     "/" + config.JOB_INDEX_PREFIX,
+    "/" + config.CANARY_KEY,
     "/" + config.RELEASES_PREFIX + "HISTORY.json",
+    "/" + config.REPORTS_PREFIX,
     "/" + config.LEGACY_STAGING_PREFIX,
     "/" + config.LATEST_KEY,
 )
