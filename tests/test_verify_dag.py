@@ -144,3 +144,18 @@ def test_a_successful_release_queues_a_verification(airflow_db, airflow_env):
         assert [q.target_dag_id for q in queued] == ["qdn_nightly_verify"]
         needing, _ = DagModel.dags_needing_dagruns(session)
         assert "qdn_nightly_verify" in {d.dag_id for d in needing}
+
+
+def test_the_runbook_has_a_section_for_every_task_of_every_dag(airflow_db):
+    """On-call finds each task's failures under a heading naming it (docs/runbook.md)."""
+    from pathlib import Path
+
+    runbook = (Path(__file__).resolve().parent.parent / "docs" / "runbook.md").read_text()
+    headings = " ".join(line for line in runbook.splitlines() if line.startswith("#"))
+    bag = _bag()
+    for dag_id in ("qdn_release", "qdn_rollback", "qdn_nightly_verify"):
+        dag = bag.get_dag(dag_id)
+        assert "docs/runbook.md" in dag.doc_md, dag_id
+        assert f"`{dag_id}`" in headings, dag_id
+        for task in dag.tasks:
+            assert f"`{task.task_id}`" in headings, (dag_id, task.task_id)
