@@ -8,12 +8,12 @@ content (the bucket is right). Every test releases what it planted.
 
 from __future__ import annotations
 
-import json
-import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from test_verify_canary import _run, _urls
+from verify_faults import edge_cache
 
 from qdn import config
 from qdn.canary import Canary, ensure_canary
@@ -28,38 +28,11 @@ from qdn.verify.freshness import check_freshness, max_age
 STALE_AGE = 600
 
 
-def _urls(site) -> dict[str, str]:
-    return {alias: site.url(alias) for alias in config.DISTRIBUTION_ALIASES}
-
-
-def _run(site, check) -> Any:
-    client = site.stack.client
-    return check(
-        client("s3"),
-        client("cloudfront"),
-        client("cloudfront-keyvaluestore"),
-        config.BUCKET,
-        _urls(site),
-    )
-
-
 def _content(site) -> Any:
     client = site.stack.client
     return check_content(
         client("s3"), client("cloudfront"), client("cloudfront-keyvaluestore"), config.BUCKET
     )
-
-
-def _cache_route(site, alias: str, method: str, body: dict[str, Any] | None = None) -> Any:
-    """The local CloudFront's stale-copy route for one edge (localaws/cloudfront/control.py)."""
-    request = urllib.request.Request(
-        f"{site.stack.cloudfront_url}/_localaws/edges/{alias}/cache",
-        method=method,
-        data=None if body is None else json.dumps(body).encode(),
-        headers={"Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=10) as resp:
-        return json.load(resp)
 
 
 @pytest.fixture(scope="module")
@@ -79,11 +52,11 @@ def stale(released_site, canary: Canary) -> Iterator[Any]:
         if body is not None:
             request["body"] = body
         planted.append(alias)
-        assert _cache_route(released_site, alias, "PUT", request)["held"] == 1
+        assert edge_cache(released_site.stack, alias, "PUT", request)["held"] == 1
 
     yield plant
     for alias in planted:
-        _cache_route(released_site, alias, "DELETE")
+        edge_cache(released_site.stack, alias, "DELETE")
 
 
 def test_max_age_reads_the_origin_s_cache_control() -> None:

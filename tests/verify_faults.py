@@ -216,7 +216,7 @@ def stale_shell_on_an_edge(stack: Any) -> Iterator[list[str]]:
     assert note is not None, "the bootstrap makes the canary"
     with urllib.request.urlopen(stack.edge_url(ALIAS) + "/track/" + note.token, timeout=10):
         pass  # the edge now holds a copy
-    _edge_cache(stack, "PUT", {"path": "/track/*", "age": STALE_AGE})
+    edge_cache(stack, ALIAS, "PUT", {"path": "/track/*", "age": STALE_AGE})
     try:
         yield [
             f"{ALIAS} GET /track/",
@@ -224,7 +224,7 @@ def stale_shell_on_an_edge(stack: Any) -> Iterator[list[str]]:
             f"Age: {STALE_AGE // 100}",
         ]
     finally:
-        _edge_cache(stack, "DELETE")
+        edge_cache(stack, ALIAS, "DELETE")
 
 
 @contextmanager
@@ -301,13 +301,13 @@ def _new_job(stack: Any) -> Any:
     return store.create(new, idempotency_key=f"fault-{uuid.uuid4().hex}").job
 
 
-def _edge_cache(stack: Any, method: str, body: dict[str, Any] | None = None) -> None:
+def edge_cache(stack: Any, alias: str, method: str, body: dict[str, Any] | None = None) -> Any:
     """The local CloudFront's stale-copy route for one edge (localaws/cloudfront/control.py)."""
     request = urllib.request.Request(
-        f"{stack.cloudfront_url}/_localaws/edges/{ALIAS}/cache",
+        f"{stack.cloudfront_url}/_localaws/edges/{alias}/cache",
         method=method,
         data=None if body is None else json.dumps(body).encode(),
         headers={"Content-Type": "application/json"},
     )
-    with urllib.request.urlopen(request, timeout=10):
-        pass
+    with urllib.request.urlopen(request, timeout=10) as resp:
+        return json.load(resp)

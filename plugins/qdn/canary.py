@@ -27,14 +27,12 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from qdn import config
 from qdn.conditional_write import create_object, read_with_etag
 from qdn.jobs import layout
 from qdn.jobs.model import JOB_ID_PATTERN, TOKEN_PATTERN, Job, JobStatus, NewJob, redact_token
 from qdn.jobs.records import JobRecords, lookup_body
-from qdn.s3_errors import is_missing_key
+from qdn.s3_errors import object_exists
 
 __all__ = ["Canary", "CanaryError", "CanaryNote", "ensure_canary", "read_canary_note"]
 
@@ -141,7 +139,7 @@ def ensure_canary(
             f"{config.CANARY_KEY} and rerun the bootstrap; the note is rebuilt from the record"
         )
     lookup = layout.token_key(job.token)
-    if not _exists(s3, bucket, lookup):
+    if not object_exists(s3, bucket, lookup):
         create(lookup, lookup_body(job.id))
     return Canary(job, tuple(written))
 
@@ -154,13 +152,3 @@ def _well_formed(note: CanaryNote) -> bool:
     return bool(
         re.fullmatch(JOB_ID_PATTERN, note.job_id) and re.fullmatch(TOKEN_PATTERN, note.token)
     )
-
-
-def _exists(s3: Any, bucket: str, key: str) -> bool:
-    try:
-        s3.head_object(Bucket=bucket, Key=key)
-    except ClientError as err:
-        if is_missing_key(err):
-            return False
-        raise
-    return True

@@ -8,6 +8,8 @@ A HEAD has no body, so its errors carry only the status as the code.
 
 from __future__ import annotations
 
+from typing import Any
+
 from botocore.exceptions import ClientError
 
 CONFLICT_CODES = frozenset({"PreconditionFailed", "ConditionalRequestConflict", "412", "409"})
@@ -41,3 +43,14 @@ def is_missing_key(err: ClientError) -> bool:
 def is_not_modified(err: ClientError) -> bool:
     """A GET with ``IfNoneMatch`` found the object unchanged (botocore raises on the 304)."""
     return _status(err) == 304 or error_code(err) in {"304", "NotModified"}
+
+
+def object_exists(s3: Any, bucket: str, key: str) -> bool:
+    """One HEAD: whether ``key`` is there (a missing bucket raises, it is no answer)."""
+    try:
+        s3.head_object(Bucket=bucket, Key=key)
+    except ClientError as err:
+        if is_missing_key(err):
+            return False
+        raise
+    return True

@@ -65,8 +65,25 @@ def recordable_problem(at: datetime, *, now: datetime) -> str | None:
     return None
 
 
+class _Dated:
+    """Where and when an event goes: its day's stream, at its own time (never the clock's)."""
+
+    at: datetime
+
+    @property
+    def timestamp_ms(self) -> int:
+        # Integer arithmetic: the same stored datetime gives the same millisecond on every retry.
+        return (self.at.astimezone(UTC) - _EPOCH) // timedelta(milliseconds=1)
+
+    @property
+    def stream(self) -> str:
+        """One stream per UTC day of the change, so a day's changes (and failures) are read in
+        one place."""
+        return self.at.astimezone(UTC).date().isoformat()
+
+
 @dataclass(frozen=True)
-class AuditEvent:
+class AuditEvent(_Dated):
     """One job change as the audit log records it.
 
     ``jobs_etag`` is the ETag of the job's record (``data/jobs/<id>.json``) holding the change: the
@@ -110,16 +127,6 @@ class AuditEvent:
             at=at,
         )
 
-    @property
-    def timestamp_ms(self) -> int:
-        # Integer arithmetic: the same stored datetime gives the same millisecond on every retry.
-        return (self.at.astimezone(UTC) - _EPOCH) // timedelta(milliseconds=1)
-
-    @property
-    def stream(self) -> str:
-        """One stream per UTC day of the change, so a day's changes are read in one place."""
-        return self.at.astimezone(UTC).date().isoformat()
-
     def to_message(self) -> str:
         return json.dumps(
             {
@@ -152,7 +159,7 @@ class AuditEvent:
 
 
 @dataclass(frozen=True)
-class FailureEvent:
+class FailureEvent(_Dated):
     """A job change that did not happen: its input refused, or its write failed for good.
 
     No job exists to name (or the one named may not be the run's), so the event names the run by
@@ -178,15 +185,6 @@ class FailureEvent:
             error=type(err).__name__,
             at=at,
         )
-
-    @property
-    def timestamp_ms(self) -> int:
-        return (self.at.astimezone(UTC) - _EPOCH) // timedelta(milliseconds=1)
-
-    @property
-    def stream(self) -> str:
-        """The day's stream, beside the day's changes."""
-        return self.at.astimezone(UTC).date().isoformat()
 
     def to_message(self) -> str:
         return json.dumps(

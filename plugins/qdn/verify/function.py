@@ -23,7 +23,7 @@ from qdn.function_release import canonical, diff_summary, fallback_of, sha256_he
 from qdn.hooks.function_calls import FunctionClient
 from qdn.live_pointer import PointerError, kvs_arn
 from qdn.release_manifest import History, function_code_key, read_history
-from qdn.s3_errors import error_code, is_missing
+from qdn.s3_errors import error_code, object_exists
 from qdn.verify.result import CheckResult
 
 # Enough of a sha256 to tell two versions apart in a message (as the release's own log lines do).
@@ -102,7 +102,7 @@ def _check_recorded(result: CheckResult, s3: Any, bucket: str, live: str, live_s
         said = f"the last switch (run {head.run_id}) recorded no function"
     else:
         said = f"the last {head.kind} (run {head.run_id}) left sha256 {recorded[:SHA_SHOWN]}"
-    if not _exists(s3, bucket, key):
+    if not object_exists(s3, bucket, key):
         result.problems.append(
             f"{live} was published outside a release: {said}, and no run kept this code at "
             f"{kept}; {RELEASE} or {ROLLBACK}"
@@ -115,16 +115,6 @@ def _check_recorded(result: CheckResult, s3: Any, bucket: str, live: str, live_s
             "release published it without promoting a build, or older code was republished by "
             "hand; the next release records it"
         )
-
-
-def _exists(s3: Any, bucket: str, key: str) -> bool:
-    try:
-        s3.head_object(Bucket=bucket, Key=key)
-    except ClientError as err:
-        if is_missing(err):
-            return False
-        raise
-    return True
 
 
 def _check_config(result: CheckResult, cloudfront: Any, live: str, summary: dict[str, Any]) -> None:
