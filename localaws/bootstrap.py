@@ -260,7 +260,12 @@ def _move_origin_path(cf: Any, dist_id: str) -> bool:
     return changed
 
 
-def ensure_alerts(clients: Callable[[str], Any], report: BootstrapReport, bucket: str) -> str:
+def ensure_alerts(
+    clients: Callable[[str], Any],
+    report: BootstrapReport,
+    bucket: str,
+    distributions: dict[str, str],
+) -> str:
     """The monitoring as ``qdn.monitoring`` defines it (what the nightly check reads), delivered
     to the local queue ``config.ALERTS_LOCAL_QUEUE`` (read back by the rehearsal and the tests)
     and to ``QDN_ALERT_EMAIL`` when set. Returns the alerts topic's ARN."""
@@ -283,6 +288,7 @@ def ensure_alerts(clients: Callable[[str], Any], report: BootstrapReport, bucket
         clients("logs"),
         clients("cloudwatch"),
         subscribers=subscribers,
+        distributions=distributions,
         canary_in=(clients("s3"), bucket),
     )
     for change in found.changes:
@@ -315,12 +321,12 @@ def bootstrap(
     arn = ensure_store(cf, report)
     live = ensure_pointer(s3, clients("cloudfront-keyvaluestore"), report, bucket, arn, staged)
     function_arn = ensure_function(cf, s3, report, bucket, function_source.read_bytes(), arn, live)
-    ensure_distributions(cf, report, function_arn, bucket, region)
+    distributions = ensure_distributions(cf, report, function_arn, bucket, region)
     # Only now is nothing served from site/ any more (new function, origin path /builds).
     removed = layout_migration.delete_legacy(s3, bucket)
     if removed:
         report.did(
             f"removed {removed} object(s) of the old s3://{bucket}/{config.LEGACY_SITE_PREFIX}"
         )
-    ensure_alerts(clients, report, bucket)
+    ensure_alerts(clients, report, bucket, distributions)
     return report

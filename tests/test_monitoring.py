@@ -26,8 +26,10 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from localaws.demo import release_conf, seed_job
 from qdn import config
+from qdn.distribution_spec import distributions_by_alias
 from qdn.jobs.store import JobStore, run_idempotency_key
 from qdn.monitoring import (
+    EDGE_5XX_ALARM_PREFIX,
     JOB_INPUTS_REFUSED_FILTER,
     JOB_WRITE_FAILURES_ALARM,
     JOB_WRITE_FAILURES_FILTER,
@@ -45,7 +47,9 @@ def _clients(stack) -> tuple[Any, Any, Any]:
 
 
 def _check(stack):
-    return check_monitoring(*_clients(stack), stack.client("s3"), config.BUCKET)
+    return check_monitoring(
+        *_clients(stack), stack.client("cloudfront"), stack.client("s3"), config.BUCKET
+    )
 
 
 def _restore(stack) -> list[str]:
@@ -71,16 +75,25 @@ def _queue_arn(stack) -> str:
 def test_the_bootstrapped_stack_passes(bootstrapped) -> None:
     result = _check(bootstrapped)
     assert result.passed, result.summary()
-    assert result.counts == {"alarms": len(SPEC.alarms), "metric_filters": len(SPEC.filters)}
-    described = bootstrapped.client("cloudwatch").describe_alarms(
-        AlarmNames=[a.name for a in SPEC.alarms]
-    )["MetricAlarms"]
-    assert {a["AlarmName"] for a in described} == {
+    edges = len(config.DISTRIBUTION_ALIASES)
+    assert result.counts == {
+        "alarms": len(SPEC.alarms) + edges,
+        "metric_filters": len(SPEC.filters),
+    }
+    cloudwatch = bootstrapped.client("cloudwatch")
+    described = cloudwatch.describe_alarms(AlarmNamePrefix="qdn-")["MetricAlarms"]
+    assert {a["AlarmName"] for a in described} >= {
         "qdn-job-write-failures",
         "qdn-nightly-verification-failed",
         "qdn-track-api-5xx",
-        "qdn-edge-5xx-rate",
+        *(EDGE_5XX_ALARM_PREFIX + alias for alias in config.DISTRIBUTION_ALIASES),
     }
+    # Each edge alarm watches its own distribution, where CloudFront publishes the metric.
+    ids = {a: d["Id"] for a, d in distributions_by_alias(bootstrapped.client("cloudfront")).items()}
+    for alias in config.DISTRIBUTION_ALIASES:
+        [alarm] = [a for a in described if a["AlarmName"] == EDGE_5XX_ALARM_PREFIX + alias]
+        dims = {d["Name"]: d["Value"] for d in alarm["Dimensions"]}
+        assert dims == {"DistributionId": ids[alias], "Region": "Global"}
     topic = ensure_monitoring(*_clients(bootstrapped), dry_run=True).topic_arn
     assert all(a["AlarmActions"] == [topic] and a["ActionsEnabled"] for a in described)
     group = bootstrapped.client("logs").describe_log_groups(

@@ -11,7 +11,9 @@ from test_release_dag import _bag, mark_job, run
 
 from localaws.airflow_local import task_result
 from qdn import config, staging
+from qdn.jobs.model import JobStatus
 from qdn.verify.checks import CHECKS
+from qdn.verify.metrics import JOBS_METRIC
 
 pytestmark = pytest.mark.airflow
 
@@ -79,6 +81,15 @@ def test_a_clean_stack_passes_every_check(verify_dag, airflow_env):
     assert report["passed"] is True
     assert [c["name"].replace(" ", "_") for c in report["checks"]] == list(CHECKS)
     assert report["summary"].startswith(f"{len(CHECKS)} checks passed, none failed")
+    # What the alarms and the dashboards read: the failed checks (0) and the jobs per status.
+    cloudwatch = airflow_env.client("cloudwatch")
+    listed = cloudwatch.list_metrics(Namespace=config.METRICS_NAMESPACE)["Metrics"]
+    names = {m["MetricName"] for m in listed}
+    assert {config.VERIFICATION_FAILED_METRIC, JOBS_METRIC} <= names, names
+    statuses = {
+        d["Value"] for m in listed if m["MetricName"] == JOBS_METRIC for d in m["Dimensions"]
+    }
+    assert statuses == {status.value for status in JobStatus}
 
 
 def test_an_object_changed_by_hand_fails_only_the_content_check(

@@ -163,6 +163,11 @@ def pipeline_policy(account_id: str = "ACCOUNT_ID", region: str = "us-east-1") -
                 [
                     f"arn:aws:cloudwatch:{region}:{account_id}:alarm:{alarm.name}"
                     for alarm in monitoring.SPEC.alarms
+                ]
+                # One per distribution, named after its alias.
+                + [
+                    f"arn:aws:cloudwatch:{region}:{account_id}:alarm:"
+                    f"{monitoring.EDGE_5XX_ALARM_PREFIX}*"
                 ],
             ),
             _statement(

@@ -27,8 +27,8 @@ patterns against the events the pipeline writes).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from qdn import config
@@ -215,20 +215,25 @@ TRACK_API_5XX_ALARM = AlarmSpec(
     threshold=5.0,
     comparison="GreaterThanOrEqualToThreshold",
 )
-EDGE_5XX_ALARM = AlarmSpec(
-    name="qdn-edge-5xx-rate",
-    description="Edge 5xx rate above threshold: customers cannot track or book",
-    namespace="AWS/CloudFront",
-    metric="5xxErrorRate",
-    # As first created. AWS publishes this metric per DistributionId as well: an alarm per
-    # distribution is needed for it to see data in AWS (the ids are the bootstrap's to know).
-    dimensions=(("Region", "Global"),),
-    statistic="Average",
-    period=FIVE_MINUTES,
-    # More than 5% of edge responses failing for 5 minutes is an outage, not noise.
-    threshold=5.0,
-    comparison="GreaterThanThreshold",
-)
+# CloudFront publishes 5xxErrorRate per distribution (dimensions DistributionId and
+# Region=Global), so there is one alarm per distribution, named after its alias.
+EDGE_5XX_ALARM_PREFIX = "qdn-edge-5xx-rate-"
+
+
+def edge_5xx_alarm(alias: str, distribution_id: str) -> AlarmSpec:
+    return AlarmSpec(
+        name=EDGE_5XX_ALARM_PREFIX + alias,
+        description=f"Edge 5xx rate of {alias} above threshold: customers cannot track or book",
+        namespace="AWS/CloudFront",
+        metric="5xxErrorRate",
+        dimensions=(("DistributionId", distribution_id), ("Region", "Global")),
+        statistic="Average",
+        period=FIVE_MINUTES,
+        # More than 5% of edge responses failing for 5 minutes is an outage, not noise.
+        threshold=5.0,
+        comparison="GreaterThanThreshold",
+    )
+
 
 SPEC = MonitoringSpec(
     topic=config.ALERTS_TOPIC,
@@ -239,7 +244,6 @@ SPEC = MonitoringSpec(
         JOB_WRITE_FAILURES_ALARM,
         VERIFICATION_FAILED_ALARM,
         TRACK_API_5XX_ALARM,
-        EDGE_5XX_ALARM,
     ),
 )
 
@@ -282,14 +286,17 @@ def ensure_monitoring(
     cloudwatch: Any,
     *,
     subscribers: Sequence[Subscriber] = (),
+    distributions: Mapping[str, str] | None = None,
     canary_in: tuple[Any, str] | None = None,
     dry_run: bool = False,
     spec: MonitoringSpec = SPEC,
 ) -> Monitoring:
-    """Make the topic, log group, filters, alarms and ``subscribers`` what ``spec`` says, or with
-    ``dry_run`` only say what is missing or different. Every write is an upsert of one named
+    """Make the topic, log group, filters, alarms and ``subscribers`` what ``spec`` says (plus one
+    edge 5xx alarm per distribution of ``distributions``, alias -> id), or with ``dry_run`` only
+    say what is missing or different. Every write is an upsert of one named
     thing and runs only when the thing differs, so a second run writes nothing."""
-    found = _Findings(sns, logs, cloudwatch, spec)
+    edge_alarms = tuple(edge_5xx_alarm(a, i) for a, i in sorted((distributions or {}).items()))
+    found = _Findings(sns, logs, cloudwatch, replace(spec, alarms=spec.alarms + edge_alarms))
     findings = found.all(subscribers, canary_in)
     plan = Plan(
         "monitoring",

@@ -55,7 +55,12 @@ CHECKS: dict[str, Check] = {
     "freshness": lambda p: check_freshness(*_site(p), p.site_urls),
     "exposure": lambda p: check_exposure(p.clients("s3"), p.bucket, p.site_urls),
     "monitoring": lambda p: check_monitoring(
-        p.clients("sns"), p.clients("logs"), p.clients("cloudwatch"), p.clients("s3"), p.bucket
+        p.clients("sns"),
+        p.clients("logs"),
+        p.clients("cloudwatch"),
+        p.clients("cloudfront"),
+        p.clients("s3"),
+        p.bucket,
     ),
 }
 

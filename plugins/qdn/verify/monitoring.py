@@ -10,15 +10,24 @@ from __future__ import annotations
 
 from typing import Any
 
+from qdn import config
+from qdn.distribution_spec import distributions_by_alias
 from qdn.monitoring import SPEC, MonitoringChange, ensure_monitoring
 from qdn.verify.result import CheckResult
 
 RECREATE = "run `make bootstrap` (or deploy the stack) to recreate it"
 
 
-def check_monitoring(sns: Any, logs: Any, cloudwatch: Any, s3: Any, bucket: str) -> CheckResult:
+def check_monitoring(
+    sns: Any, logs: Any, cloudwatch: Any, cloudfront: Any, s3: Any, bucket: str
+) -> CheckResult:
     result = CheckResult("monitoring")
-    found = ensure_monitoring(sns, logs, cloudwatch, canary_in=(s3, bucket), dry_run=True)
+    listed = distributions_by_alias(cloudfront)
+    # A distribution that is gone is the distributions check's to name; its alarm is moot.
+    dists = {a: listed[a]["Id"] for a in config.DISTRIBUTION_ALIASES if a in listed}
+    found = ensure_monitoring(
+        sns, logs, cloudwatch, distributions=dists, canary_in=(s3, bucket), dry_run=True
+    )
     for change in found.drift:
         result.problems.append(_problem(change, found.topic_arn))
     kinds = [c.kind for c in found.changes if not c.drifted]
@@ -27,7 +36,7 @@ def check_monitoring(sns: Any, logs: Any, cloudwatch: Any, s3: Any, bucket: str)
         "metric_filters": kinds.count("metric filter"),
     }
     result.notes.append(
-        f"{result.counts['alarms']} of {len(SPEC.alarms)} alarms and "
+        f"{result.counts['alarms']} of {len(SPEC.alarms) + len(dists)} alarms and "
         f"{result.counts['metric_filters']} of {len(SPEC.filters)} metric filters as defined"
     )
     return result
