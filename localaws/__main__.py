@@ -2,13 +2,20 @@
 
 ``up`` starts moto and the local CloudFront and prints what to point clients at; ``env`` prints
 ``export`` lines for ``eval`` so a shell (or ``make``) talks to the running stack; ``down`` stops
-every process group the stack started.
+every process group the stack started (and the Airflow ``make airflow`` started).
+
+``env``, ``status`` and ``bootstrap`` find the stack by its endpoints when the environment names
+them (``QDN_MOTO_URL``/``QDN_CLOUDFRONT_URL``, or ``AWS_ENDPOINT_URL``/
+``AWS_ENDPOINT_URL_CLOUDFRONT``), so a stack started by other means (compose's ``localaws``
+container) is bootstrapped the same way; otherwise by the state file ``up`` writes.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
+import signal
 import sys
 import time
 from pathlib import Path
@@ -45,7 +52,15 @@ def main(argv: list[str] | None = None) -> int:
         "--kvs-propagation-delay", type=float, default=stack.DEFAULT_KVS_PROPAGATION_DELAY,
         help="seconds before the edges read a key value store write (default %(default)s)",
     )  # fmt: skip
-    sub.add_parser("down", help="stop every process the stack started")
+    up.add_argument(
+        "--bind", default=stack.HOST,
+        help="address the servers listen on (0.0.0.0 in a container; default %(default)s)",
+    )  # fmt: skip
+    up.add_argument(
+        "--foreground", action="store_true",
+        help="stay in the foreground until stopped (a container's main process), then stop",
+    )  # fmt: skip
+    sub.add_parser("down", help="stop every process the stack (and make airflow) started")
     sub.add_parser("env", help="print export lines for the running stack (for eval)")
     sub.add_parser("status", help="say whether the stack is running and where")
     sub.add_parser("bootstrap", help="create the QuickDumpNow infrastructure on the running stack")
@@ -60,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
             invalidation_delay=args.invalidation_delay,
             kvs_propagation_delay=args.kvs_propagation_delay,
             state_dir=args.state_dir,
+            bind_host=args.bind,
         )
         began = time.monotonic()
         try:
@@ -82,20 +98,32 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  edge for {alias + ':':<24}{cfg.edge_url(alias)}")
         print("AIRFLOW_CONN_AWS_DEFAULT=" + shlex.quote(stack.airflow_connection(cfg)))
         print('For a shell: eval "$(python -m localaws env)"; stop with: python -m localaws down')
+        if args.foreground:
+            return _hold(running, args.state_dir)
         return 0
 
-    running = stack.load_running(args.state_dir)
     if args.command == "down":
-        stopped = stack.stop(args.state_dir)
+        from localaws import airflow_processes
+
+        stopped = airflow_processes.stop_recorded(args.state_dir) + stack.stop(args.state_dir)
         print("stopped: " + (", ".join(stopped) if stopped else "nothing was running"))
         return 0
-    if running is None:
-        print("localaws: no stack is running; start one with: make up", file=sys.stderr)
+    try:
+        cfg = stack.locate(args.state_dir, os.environ)
+    except stack.StackError as err:
+        print(f"localaws: {err}", file=sys.stderr)
+        return 1
+    if cfg is None:
+        print(
+            "localaws: no stack is running; start one with: make up (or name a running one "
+            "with QDN_MOTO_URL and QDN_CLOUDFRONT_URL)",
+            file=sys.stderr,
+        )
         return 1
     if args.command == "env":
-        for key, value in stack.aws_env(running.config).items():
+        for key, value in stack.aws_env(cfg).items():
             print(f"export {key}={shlex.quote(value)}")
-        proxy = " ".join(f"{k}={v}" for k, v in stack.kvs_proxy_env(running.config).items())
+        proxy = " ".join(f"{k}={v}" for k, v in stack.kvs_proxy_env(cfg).items())
         print(
             "# The key value store data plane answers through the local CloudFront as an HTTP "
             f"proxy, per command: {proxy} aws cloudfront-keyvaluestore list-keys --kvs-arn ARN"
@@ -104,20 +132,52 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "bootstrap":
         from localaws.bootstrap import bootstrap
 
-        report = bootstrap(lambda service: stack.client(running.config, service))
+        silent = stack.answering(cfg)
+        if silent:
+            print(
+                f"localaws: {', '.join(silent)} at {cfg.moto_url} / {cfg.cloudfront_url} does "
+                "not answer; is the stack up?",
+                file=sys.stderr,
+            )
+            return 1
+        report = bootstrap(lambda service: stack.client(cfg, service))
         for line in report.lines:
             print(line)
         print(f"bootstrap done: {report.changed} changes")
         return 0
-    # status
-    cfg = running.config
-    for name, pgid in running.pgids.items():
+    # status: exits 1 when a server is down, so it doubles as a container health check.
+    running = stack.load_running(args.state_dir)
+    for name, pgid in (running.pgids if running and running.config == cfg else {}).items():
         state = "running" if stack.group_alive(pgid) else "DEAD"
         print(f"{name}: {state} (pgid {pgid})")
     print(f"moto {cfg.moto_url}  cloudfront {cfg.cloudfront_url}")
     for alias in cfg.edge_ports:
         print(f"edge {alias}: {cfg.edge_url(alias)}")
+    silent = stack.answering(cfg)
+    if silent:
+        print(f"not answering: {', '.join(silent)}")
+        return 1
     return 0
+
+
+def _hold(running: stack.RunningStack, state_dir: Path) -> int:
+    """Wait until told to stop (SIGTERM from ``docker stop``) or a server dies, then stop all."""
+    stopping = False
+
+    def _stop(signum: int, frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    # A server that dies takes the stack's health with it; say so rather than idle on.
+    while not stopping and running.alive():
+        time.sleep(1)
+    died = not stopping
+    stack.stop(state_dir)
+    if died:
+        print("localaws: a server of the stack exited; see the logs in " + str(state_dir))
+    return 1 if died else 0
 
 
 if __name__ == "__main__":

@@ -17,10 +17,12 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from subprocess import Popen
 from typing import Any
+from urllib.parse import urlsplit
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -68,6 +70,10 @@ class StackConfig:
     ready_timeout: float = READY_TIMEOUT
     state_dir: Path = REPO_ROOT / ".stack"
     dashboard_key: str = ""
+    # The name clients reach the stack by, and the address its servers listen on: both loopback
+    # here; in compose the servers listen on 0.0.0.0 and the other containers say ``localaws``.
+    host: str = HOST
+    bind_host: str = HOST
 
     @property
     def moto_state_file(self) -> Path:
@@ -82,15 +88,15 @@ class StackConfig:
 
     @property
     def moto_url(self) -> str:
-        return f"http://{HOST}:{self.moto_port}"
+        return f"http://{self.host}:{self.moto_port}"
 
     @property
     def cloudfront_url(self) -> str:
-        return f"http://{HOST}:{self.cloudfront_port}"
+        return f"http://{self.host}:{self.cloudfront_port}"
 
     def edge_url(self, alias: str) -> str:
         """The URL a person opens for an alias; the smoke check fetches the same one."""
-        return f"http://{HOST}:{self.edge_ports[alias]}"
+        return f"http://{self.host}:{self.edge_ports[alias]}"
 
     @classmethod
     def with_free_ports(cls, state_dir: Path, **overrides: object) -> StackConfig:
@@ -250,6 +256,60 @@ def load_running(state_dir: Path) -> RunningStack | None:
     return RunningStack.from_json(path.read_text())
 
 
+# Where a stack started by other means (a container, another machine's shell) is announced: our
+# own names first, then the AWS SDKs' standard endpoint variables.
+MOTO_URL_VARS = ("QDN_MOTO_URL", "AWS_ENDPOINT_URL")
+CLOUDFRONT_URL_VARS = ("QDN_CLOUDFRONT_URL", "AWS_ENDPOINT_URL_CLOUDFRONT")
+
+
+def from_endpoints(environ: Mapping[str, str], state_dir: Path) -> StackConfig | None:
+    """The stack the environment names by its endpoints, or None when it names none.
+
+    ``up`` is one way to start the stack; compose's ``localaws`` container is another, and its
+    neighbours know it only by URL. Both servers must be on one host (the edges are too).
+    """
+    moto = next((environ[v] for v in MOTO_URL_VARS if environ.get(v)), "")
+    cloudfront = next((environ[v] for v in CLOUDFRONT_URL_VARS if environ.get(v)), "")
+    if not moto and not cloudfront:
+        return None
+    if not (moto and cloudfront):
+        raise StackError(
+            "the environment names only one of the stack's endpoints (moto "
+            f"{moto or 'unset'}, CloudFront {cloudfront or 'unset'}); set both "
+            "QDN_MOTO_URL and QDN_CLOUDFRONT_URL"
+        )
+    moto_parts, cf_parts = urlsplit(moto), urlsplit(cloudfront)
+    if moto_parts.hostname != cf_parts.hostname or not (moto_parts.port and cf_parts.port):
+        raise StackError(
+            f"moto ({moto}) and the local CloudFront ({cloudfront}) must be host:port URLs "
+            "on the same host"
+        )
+    return StackConfig(
+        moto_port=moto_parts.port,
+        cloudfront_port=cf_parts.port,
+        host=moto_parts.hostname or HOST,
+        state_dir=state_dir,
+    )
+
+
+def locate(state_dir: Path, environ: Mapping[str, str]) -> StackConfig | None:
+    """The stack to talk to: the one the environment names, else the one ``up`` recorded."""
+    named = from_endpoints(environ, state_dir)
+    if named is not None:
+        return named
+    running = load_running(state_dir)
+    return running.config if running else None
+
+
+def answering(cfg: StackConfig) -> list[str]:
+    """The stack's servers that do not answer (empty: both do)."""
+    checks = {
+        "moto": f"{cfg.moto_url}/moto-api/",
+        "cloudfront": f"{cfg.cloudfront_url}/_localaws/health",
+    }
+    return [name for name, url in checks.items() if not _answers(url)]
+
+
 def _child_env(cfg: StackConfig) -> dict[str, str]:
     env = dict(os.environ)
     env.update(aws_env(cfg))
@@ -285,7 +345,7 @@ def cloudfront_argv(
     edges = [arg for alias, port in cfg.edge_ports.items() for arg in ("--edge", f"{alias}={port}")]
     return [
         sys.executable, "-m", "localaws.cloudfront",
-        "--host", HOST,
+        "--host", cfg.bind_host,
         "--port", str(cfg.cloudfront_port),
         "--s3-endpoint", cfg.moto_url,
         "--region", REGION,
@@ -325,7 +385,7 @@ def start(cfg: StackConfig, services: tuple[str, ...] = SERVICES) -> RunningStac
                 "-m",
                 "localaws.moto_server",
                 "--host",
-                HOST,
+                cfg.bind_host,
                 "--port",
                 str(cfg.moto_port),
                 "--state-file",
@@ -346,7 +406,7 @@ def start(cfg: StackConfig, services: tuple[str, ...] = SERVICES) -> RunningStac
         wait_ready(cfg, procs)
     except BaseException:
         for proc in procs.values():
-            _kill_group(proc.pid)
+            kill_group(proc.pid)
         _state_file(cfg.state_dir).unlink(missing_ok=True)
         raise
     return running
@@ -405,7 +465,8 @@ def group_alive(pgid: int) -> bool:
 STOP_GRACE = 5.0
 
 
-def _kill_group(pgid: int) -> None:
+def kill_group(pgid: int) -> None:
+    """Stop a whole process group (a server and whatever it spawned) and reap its leader."""
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pgid, signal.SIGTERM)
     deadline = time.monotonic() + STOP_GRACE
@@ -428,7 +489,7 @@ def stop(state_dir: Path) -> list[str]:
     stopped = []
     for name, pgid in running.pgids.items():
         if group_alive(pgid):
-            _kill_group(pgid)
+            kill_group(pgid)
             stopped.append(name)
     _state_file(state_dir).unlink(missing_ok=True)
     return stopped

@@ -1,0 +1,188 @@
+"""Airflow's components as separate processes from the deployment's shared settings.
+
+The deployment test and ``make airflow`` start api-server, scheduler, dag-processor, triggerer
+(and a Celery worker) the way a deployment does: one process each, every one in its own session
+(``start_new_session``) so stopping one kills its whole group (Airflow forks task runners and
+gunicorn-style children), and every one from the same environment, so no component generates
+secrets of its own. ``make airflow`` records the groups in ``<state_dir>/airflow.json`` so
+``make down`` (another process) can stop them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from localaws import stack
+
+COMMANDS = {
+    "api-server": ["api-server"],
+    "scheduler": ["scheduler"],
+    "dag-processor": ["dag-processor"],
+    "triggerer": ["triggerer"],
+    "worker": ["celery", "worker", "--concurrency", "4"],
+}
+# A fresh api-server answers in 10-20 s here (it imports the providers first); a minute covers
+# a loaded two-core machine without hiding a component that will never come up.
+API_READY_TIMEOUT = 90.0
+
+
+def _state_file(state_dir: Path) -> Path:
+    return state_dir / "airflow.json"
+
+
+def start(
+    names: list[str], env: Mapping[str, str], log_dir: Path, cwd: Path = stack.REPO_ROOT
+) -> dict[str, subprocess.Popen[bytes]]:
+    """Start each component in its own process group, its output in ``<log_dir>/<name>.log``."""
+    log_dir.mkdir(parents=True, exist_ok=True)
+    procs: dict[str, subprocess.Popen[bytes]] = {}
+    try:
+        for name in names:
+            log = (log_dir / f"{name}.log").open("ab")
+            procs[name] = subprocess.Popen(
+                [sys.executable, "-m", "airflow", *COMMANDS[name]],
+                cwd=cwd,
+                env=dict(env),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+            log.close()
+    except BaseException:
+        stop(procs)
+        raise
+    return procs
+
+
+def stop(procs: Mapping[str, subprocess.Popen[bytes]]) -> None:
+    """Kill each component's process group and wait for its leader."""
+    for proc in procs.values():
+        stack.kill_group(proc.pid)
+        try:
+            proc.wait(timeout=stack.STOP_GRACE)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def record(state_dir: Path, procs: Mapping[str, subprocess.Popen[bytes]], url: str) -> None:
+    """What ``make down`` needs to stop the components started by another process."""
+    pgids = {name: proc.pid for name, proc in procs.items()}
+    _state_file(state_dir).write_text(json.dumps({"pgids": pgids, "url": url}))
+
+
+def stop_recorded(state_dir: Path) -> list[str]:
+    """Stop the recorded components still running; returns their names."""
+    path = _state_file(state_dir)
+    if not path.exists():
+        return []
+    stopped = []
+    for name, pgid in json.loads(path.read_text())["pgids"].items():
+        if stack.group_alive(pgid):
+            stack.kill_group(pgid)
+            stopped.append(f"airflow {name}")
+    path.unlink(missing_ok=True)
+    return stopped
+
+
+def write_passwords_file(path: Path, user: str, password: str) -> None:
+    """The simple auth manager's passwords file: a known login instead of a generated one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({user: password}))
+    path.chmod(0o600)
+
+
+@dataclass
+class Api:
+    """Airflow's REST API as ops use it: a token from ``POST /auth/token``, then ``/api/v2``."""
+
+    base_url: str
+    token: str = ""
+
+    def login(self, user: str, password: str) -> None:
+        answer = self._call("POST", "/auth/token", {"username": user, "password": password})
+        self.token = answer["access_token"]
+
+    def get(self, path: str) -> Any:
+        return self._call("GET", path)
+
+    def post(self, path: str, body: Any) -> Any:
+        return self._call("POST", path, body)
+
+    def patch(self, path: str, body: Any) -> Any:
+        return self._call("PATCH", path, body)
+
+    def text(self, path: str) -> str:
+        """A plain-text answer (a task's log with ``Accept: text/plain``)."""
+        return self._call("GET", path, accept="text/plain")
+
+    def _call(self, method: str, path: str, body: Any = None, accept: str = "") -> Any:
+        headers = {"Content-Type": "application/json"}
+        if accept:
+            headers["Accept"] = accept
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(  # noqa: S310 - the api-server on loopback
+            self.base_url + path, data=data, headers=headers, method=method
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as resp:  # noqa: S310 - loopback
+                raw = resp.read().decode()
+        except urllib.error.HTTPError as err:
+            raise ApiError(f"{method} {path}: HTTP {err.code} {err.read().decode()[:500]}") from err
+        return raw if accept else (json.loads(raw) if raw else None)
+
+
+class ApiError(RuntimeError):
+    """The REST API refused a call; the message has the method, path, status and body."""
+
+
+def wait_for_api(
+    base_url: str, procs: Mapping[str, subprocess.Popen[bytes]], log_dir: Path
+) -> None:
+    """Until the api-server answers; fails early, naming the log, when a component exits."""
+    deadline = time.monotonic() + API_READY_TIMEOUT
+    while time.monotonic() < deadline:
+        for name, proc in procs.items():
+            if proc.poll() is not None:
+                raise RuntimeError(
+                    f"airflow {name} exited with code {proc.returncode} while starting; "
+                    f"see {log_dir / (name + '.log')}"
+                )
+        try:
+            with urllib.request.urlopen(base_url + "/api/v2/version", timeout=2):  # noqa: S310
+                return
+        except (OSError, urllib.error.HTTPError):
+            time.sleep(0.5)
+    raise RuntimeError(
+        f"the api-server did not answer at {base_url} within {API_READY_TIMEOUT:.0f} s; "
+        f"see {log_dir / 'api-server.log'}"
+    )
+
+
+def base_env(settings: Mapping[str, str]) -> dict[str, str]:
+    """The process environment for a component: this one's, minus any Airflow or AWS setting
+    it carries (a developer's shell must not override the shared settings), plus ``settings``."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("AIRFLOW", "AWS_")) and k not in ("HTTP_PROXY", "http_proxy")
+    }
+    root = stack.REPO_ROOT
+    paths = [str(root / "plugins"), str(root), str(root / "site" / "api")]
+    env["PYTHONPATH"] = os.pathsep.join(paths)
+    env["PYTHONUNBUFFERED"] = "1"
+    env.update(settings)
+    return env
