@@ -38,6 +38,15 @@ def _report(stack, dag_run) -> dict:
     return json.loads(body)
 
 
+def _live(stack) -> str:
+    from qdn.live_pointer import kvs_arn, read_pointer
+
+    arn = kvs_arn(stack.client("cloudfront"), config.KVS_NAME)
+    pointer = read_pointer(stack.client("cloudfront-keyvaluestore"), arn, config.LIVE_POINTER_KEY)
+    assert pointer.value
+    return pointer.value
+
+
 def _sync_dags_to_db() -> None:
     """What the dag-processor does: every DAG of the configured bundles into the metadata DB."""
     from airflow.dag_processing.bundles.manager import DagBundlesManager
@@ -139,7 +148,9 @@ def test_a_successful_release_queues_a_verification(airflow_db, airflow_env):
     with create_session() as session:
         session.query(AssetDagRunQueue).delete()
         session.query(DagModel).filter_by(dag_id="qdn_nightly_verify").update({"is_paused": False})
-    dag_run, states = run(release, mark_job())
+    # The build live now: the release queues the verification without switching the site to
+    # whatever another test staged last as LATEST.
+    dag_run, states = run(release, mark_job(build_id=_live(airflow_env)))
     assert states == dict.fromkeys(states, "success"), states
     with create_session() as session:
         asset = session.query(AssetModel).filter_by(uri=LIVE_RELEASE.uri).one()

@@ -280,11 +280,21 @@ def _live_build(stack: Any) -> str:
 
 def _another_complete_build(stack: Any, live: str | None) -> str:
     """A complete build other than ``live`` (staged here; the same text stages the same build),
-    so the edges serve it whole and only the content check can tell."""
+    so the edges serve it whole and only the content check can tell. ``builds/LATEST`` is put
+    back: a later release of LATEST must not pick this one."""
     from localaws.demo import changed_site
 
+    s3 = stack.client("s3")
+    latest = s3.get_object(Bucket=config.BUCKET, Key=config.LATEST_KEY)
     with tempfile.TemporaryDirectory() as workdir:
-        staged = staging.stage(stack.client("s3"), changed_site(Path(workdir), "moved by hand"))
+        staged = staging.stage(s3, changed_site(Path(workdir), "moved by hand"))
+    s3.put_object(
+        Bucket=config.BUCKET,
+        Key=config.LATEST_KEY,
+        Body=latest["Body"].read(),
+        ContentType=latest["ContentType"],
+        **({"CacheControl": latest["CacheControl"]} if latest.get("CacheControl") else {}),
+    )
     assert staged.build_id != live
     return staged.build_id
 
