@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from localaws import stack
 
@@ -123,14 +124,24 @@ class Api:
     def patch(self, path: str, body: Any) -> Any:
         return self._call("PATCH", path, body)
 
-    def text(self, path: str) -> str:
-        """A plain-text answer (a task's log with ``Accept: text/plain``)."""
-        return self._call("GET", path, accept="text/plain")
+    def task_log(self, dag_id: str, run_id: str, task_id: str, try_number: int) -> str:
+        """One try's log as on-call reads it in the UI: one line per event, with its level and
+        fields (the API answers structured entries; only JSON is offered)."""
+        path = (
+            f"/api/v2/dags/{dag_id}/dagRuns/{quote(run_id, safe='')}/taskInstances/{task_id}"
+            f"/logs/{try_number}?full_content=true"
+        )
+        lines = []
+        for entry in self.get(path)["content"]:
+            if isinstance(entry, dict):
+                fields = {k: v for k, v in entry.items() if k not in ("event", "timestamp")}
+                lines.append(f"{entry.get('timestamp', '')} {entry.get('event', '')} {fields}")
+            else:
+                lines.append(str(entry))
+        return "\n".join(lines)
 
-    def _call(self, method: str, path: str, body: Any = None, accept: str = "") -> Any:
+    def _call(self, method: str, path: str, body: Any = None) -> Any:
         headers = {"Content-Type": "application/json"}
-        if accept:
-            headers["Accept"] = accept
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
         data = None if body is None else json.dumps(body).encode()
@@ -142,7 +153,7 @@ class Api:
                 raw = resp.read().decode()
         except urllib.error.HTTPError as err:
             raise ApiError(f"{method} {path}: HTTP {err.code} {err.read().decode()[:500]}") from err
-        return raw if accept else (json.loads(raw) if raw else None)
+        return json.loads(raw) if raw else None
 
 
 class ApiError(RuntimeError):
@@ -186,3 +197,15 @@ def base_env(settings: Mapping[str, str]) -> dict[str, str]:
     env["PYTHONUNBUFFERED"] = "1"
     env.update(settings)
     return env
+
+
+def migrate(env: Mapping[str, str], log_dir: Path) -> None:
+    """``airflow db migrate`` on the settings' database, as compose's airflow-init does."""
+    log_dir.mkdir(parents=True, exist_ok=True)
+    with (log_dir / "migrate.log").open("ab") as log:
+        done = subprocess.run(
+            [sys.executable, "-m", "airflow", "db", "migrate"],
+            env=dict(env), stdout=log, stderr=subprocess.STDOUT, cwd=stack.REPO_ROOT,
+        )  # fmt: skip
+    if done.returncode != 0:
+        raise RuntimeError(f"airflow db migrate failed; see {log_dir / 'migrate.log'}")
