@@ -10,7 +10,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export PYTHONPATH := $(CURDIR)/plugins:$(CURDIR):$(CURDIR)/site/api
 
-.PHONY: venv browser test lint demo up down bootstrap stage bench compose-config clean
+.PHONY: venv browser test lint demo up down bootstrap stage bench compose-config airflow secrets clean
 
 venv: $(STAMP)
 
@@ -37,6 +37,7 @@ lint: venv
 up: venv
 	$(PY) -m localaws up
 
+# Stops the stack and the Airflow `make airflow` started (process groups recorded in .stack/).
 down: venv
 	$(PY) -m localaws down
 
@@ -49,13 +50,29 @@ stage: venv
 demo: venv
 	$(PY) -m localaws.demo
 
+# Airflow's UI on the local stack (LocalExecutor, SQLite in .stack/airflow-ui): starts the stack if
+# needed, bootstraps it, sets aws_default and the Variables, prints the URL and the login.
+# PORT=8081 make airflow for another port; make down stops it.
+airflow: venv
+	$(PY) -m localaws airflow --port $(or $(PORT),8080)
+
+# The deployment's three shared secrets, appended to .env (docker compose reads it); refuses to
+# overwrite secrets already there, which would lock out every running component.
+secrets: venv
+	@if grep -qs '^AIRFLOW__API_AUTH__JWT_SECRET=' .env; then \
+	  echo ".env already has the shared secrets; to rotate them see docs/operations.md"; exit 1; fi
+	$(PY) -m localaws.deploy_settings secrets >> .env && chmod 600 .env && echo "secrets written to .env"
+
 # Every benchmark runs, even after one misses its target; the last line names those that did.
 bench: venv
 	@failed=""; for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || failed="$$failed $$b"; done; \
 	if [ -n "$$failed" ]; then echo "missed a target:$$failed"; exit 1; fi; echo "every target met"
 
+# Both ways to run it: production (.env, real AWS) and the rehearsal profile (local AWS).
 compose-config: venv
-	$(VENV)/bin/docker-compose -f docker-compose.yaml config --quiet && echo "docker-compose.yaml is valid"
+	$(VENV)/bin/docker-compose -f docker-compose.yaml config --quiet && \
+	$(VENV)/bin/docker-compose -f docker-compose.yaml --env-file deploy/rehearsal.env config --quiet && \
+	echo "docker-compose.yaml is valid (with and without the rehearsal profile)"
 
 clean: down
 	rm -rf .stack artifacts

@@ -61,6 +61,10 @@ def main(argv: list[str] | None = None) -> int:
         help="stay in the foreground until stopped (a container's main process), then stop",
     )  # fmt: skip
     sub.add_parser("down", help="stop every process the stack (and make airflow) started")
+    ui = sub.add_parser(
+        "airflow", help="Airflow's UI on the local stack (LocalExecutor), started in the background"
+    )
+    ui.add_argument("--port", type=int, default=8080, help="the UI's port (default %(default)s)")
     sub.add_parser("env", help="print export lines for the running stack (for eval)")
     sub.add_parser("status", help="say whether the stack is running and where")
     sub.add_parser("bootstrap", help="create the QuickDumpNow infrastructure on the running stack")
@@ -102,6 +106,8 @@ def main(argv: list[str] | None = None) -> int:
             return _hold(running, args.state_dir)
         return 0
 
+    if args.command == "airflow":
+        return _airflow(args.state_dir, args.port)
     if args.command == "down":
         from localaws import airflow_processes
 
@@ -157,6 +163,40 @@ def main(argv: list[str] | None = None) -> int:
     if silent:
         print(f"not answering: {', '.join(silent)}")
         return 1
+    return 0
+
+
+def _airflow(state_dir: Path, port: int) -> int:
+    """``make airflow``: the stack (started if needed, bootstrapped), then Airflow on it."""
+    from localaws import airflow_processes
+    from localaws.bootstrap import bootstrap
+
+    running = stack.load_running(state_dir)
+    if running is None or not running.alive():
+        stack.stop(state_dir)
+        try:
+            running = stack.start(stack.StackConfig(state_dir=state_dir))
+        except stack.StackError as err:
+            print(f"localaws: {err}", file=sys.stderr)
+            return 1
+        print(f"local AWS stack up (moto {running.config.moto_url})")
+    cfg = running.config
+    if airflow_processes.stop_recorded(state_dir):
+        print("stopped the Airflow an earlier `make airflow` left running")
+    report = bootstrap(lambda service: stack.client(cfg, service))
+    print(f"bootstrap: {report.changed} change(s)")
+    print("starting Airflow (api-server, scheduler, dag-processor, triggerer) ...", flush=True)
+    try:
+        ui = airflow_processes.start_local(cfg, state_dir / "airflow-ui", port)
+    except (RuntimeError, airflow_processes.ApiError) as err:
+        print(f"localaws: {err}", file=sys.stderr)
+        return 1
+    print(f"Airflow UI: {ui.url}  login: {ui.user} / {ui.password}")
+    print("  qdn_release is unpaused: Trigger -> the Params form; aws_default and the qdn_* ")
+    print(f"  Variables point at the local stack; component logs in {ui.log_dir}")
+    for alias in cfg.edge_ports:
+        print(f"  site {alias}: {cfg.edge_url(alias)}")
+    print("stop it (and the stack) with: make down")
     return 0
 
 

@@ -209,3 +209,127 @@ def migrate(env: Mapping[str, str], log_dir: Path) -> None:
         )  # fmt: skip
     if done.returncode != 0:
         raise RuntimeError(f"airflow db migrate failed; see {log_dir / 'migrate.log'}")
+
+
+# ``make airflow``: the components a newcomer needs to open the UI and run a release; tasks run
+# in the scheduler's LocalExecutor, so no worker, broker or PostgreSQL is needed.
+LOCAL_COMPONENTS = ["api-server", "scheduler", "dag-processor", "triggerer"]
+LOCAL_USER = "admin"
+
+
+@dataclass
+class LocalAirflow:
+    """What ``make airflow`` started, and how to log in."""
+
+    url: str
+    user: str
+    password: str
+    log_dir: Path
+    procs: dict[str, subprocess.Popen[bytes]]
+
+
+def local_settings(home: Path, port: int) -> dict[str, str]:
+    """The deployment's shared settings for one machine: the same file, moved to ``home`` and
+    ``port``, with the LocalExecutor on SQLite instead of Celery on PostgreSQL."""
+    from localaws import deploy_settings
+
+    secrets_file = home / "secrets.env"
+    if not secrets_file.exists():
+        home.mkdir(parents=True, exist_ok=True)
+        secrets_file.write_text(
+            "".join(f"{k}={v}\n" for k, v in deploy_settings.generate_secrets().items())
+        )
+        secrets_file.chmod(0o600)
+    place = deploy_settings.Place(
+        api=f"localhost:{port}",
+        public_url=f"http://localhost:{port}",
+        repo=str(stack.REPO_ROOT),
+        home=str(home),
+        api_port=port,
+    )
+    settings = deploy_settings.load(deploy_settings.read_env_file(secrets_file), place)
+    settings["AIRFLOW__CORE__EXECUTOR"] = "LocalExecutor"
+    settings["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{home / 'airflow.db'}"
+    return settings
+
+
+def start_local(cfg: stack.StackConfig, home: Path, port: int) -> LocalAirflow:
+    """Migrate, start the components, set aws_default and the Variables through the REST API
+    (so the UI lists them), unpause qdn_release; records the groups for ``make down``."""
+    import secrets
+
+    from localaws.airflow_local import LOCAL_WAITER_DELAY, alerts_topic_arn
+
+    settings = local_settings(home, port)
+    env = base_env(settings)
+    # Plain boto3 (the track API handler, scripts) finds the stack too; Airflow uses aws_default.
+    env.update({k: v for k, v in stack.aws_env(cfg).items() if not k.startswith("AIRFLOW")})
+    passwords = Path(settings["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"])
+    password = (
+        json.loads(passwords.read_text())[LOCAL_USER]
+        if passwords.exists()
+        else secrets.token_urlsafe(12)
+    )
+    write_passwords_file(passwords, LOCAL_USER, password)
+    log_dir = home / "process-logs"
+    migrate(env, log_dir)
+    procs = start(LOCAL_COMPONENTS, env, log_dir)
+    url = f"http://localhost:{port}"
+    try:
+        record(cfg.state_dir, procs, url)
+        wait_for_api(url, procs, log_dir)
+        api = Api(url)
+        api.login(LOCAL_USER, password)
+        connection = json.loads(stack.airflow_connection(cfg))
+        connection["extra"] = json.dumps(connection["extra"])
+        _upsert(api, "/api/v2/connections", "connection_id", "aws_default", connection)
+        variables = {
+            "qdn_site_urls": json.dumps({a: cfg.edge_url(a) for a in cfg.edge_ports}),
+            "qdn_alerts_topic_arn": alerts_topic_arn(cfg),
+            "qdn_waiter_delay": str(LOCAL_WAITER_DELAY),
+        }
+        for key, value in variables.items():
+            _upsert(api, "/api/v2/variables", "key", key, {"value": value})
+        wait_until_parsed(api, "qdn_release", procs, log_dir)
+        api.patch("/api/v2/dags/qdn_release", {"is_paused": False})
+    except BaseException:
+        stop(procs)
+        _state_file(cfg.state_dir).unlink(missing_ok=True)
+        raise
+    return LocalAirflow(url, LOCAL_USER, password, log_dir, procs)
+
+
+def _upsert(api: Api, collection: str, id_field: str, ident: str, body: dict[str, Any]) -> None:
+    """Create, or replace what an earlier ``make airflow`` set (the stack's ports may differ)."""
+    try:
+        api.post(collection, {id_field: ident, **body})
+    except ApiError as err:
+        if "HTTP 409" not in str(err):
+            raise
+        api.patch(f"{collection}/{ident}", {id_field: ident, **body})
+
+
+# The dag-processor parses dags/ within seconds of starting; this bounds a broken DAG folder.
+PARSE_TIMEOUT = 120.0
+
+
+def wait_until_parsed(
+    api: Api, dag_id: str, procs: Mapping[str, subprocess.Popen[bytes]], log_dir: Path
+) -> None:
+    """Until the dag-processor has stored ``dag_id`` (404 until then)."""
+    deadline = time.monotonic() + PARSE_TIMEOUT
+    while time.monotonic() < deadline:
+        try:
+            api.get(f"/api/v2/dags/{dag_id}")
+            return
+        except ApiError as err:
+            if "HTTP 404" not in str(err):
+                raise
+        for name, proc in procs.items():
+            if proc.poll() is not None:
+                raise RuntimeError(f"airflow {name} exited; see {log_dir / (name + '.log')}")
+        time.sleep(1)
+    raise RuntimeError(
+        f"{dag_id} was not parsed within {PARSE_TIMEOUT:.0f} s; see "
+        f"{log_dir / 'dag-processor.log'} and the import errors in the UI"
+    )
