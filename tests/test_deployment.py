@@ -15,6 +15,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,8 +36,6 @@ ADMIN = "admin"
 # A release here takes 15-40 s (the invalidation completes after the stack's 1 s delay, the
 # smoke check follows); three minutes means something is stuck, not slow.
 RUN_TIMEOUT = 180.0
-# The dag-processor parses dags/ within seconds of starting; this bounds a broken DAG folder.
-PARSE_TIMEOUT = 120.0
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -145,10 +144,6 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
     _admin_sql(f'CREATE DATABASE "{database}"')
     procs: dict[str, subprocess.Popen[bytes]] = {}
     try:
-        handle = StackHandle(cfg, running.pgids)
-        bootstrap(handle.client)
-        staging.stage(handle.client("s3"), changed_site(root, f"deployment test {database}"))
-
         api_port, worker_logs, trigger_logs = stack.free_ports(3)
         place = deploy_settings.Place(
             database=f"{PG['user']}@{PG['host']}:{PG['port']}/{database}",
@@ -164,6 +159,14 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
         settings = deploy_settings.load(deploy_settings.generate_secrets(), place)
         assert settings["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
         env = airflow_processes.base_env(settings)
+        log_dir = root / "logs"
+        # The migration (half a minute on PostgreSQL) needs none of the stack: overlap them.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            migrated = pool.submit(airflow_processes.migrate, env, log_dir)
+            handle = StackHandle(cfg, running.pgids)
+            bootstrap(handle.client)
+            staging.stage(handle.client("s3"), changed_site(root, f"deployment test {database}"))
+            migrated.result()
         # aws_default and the Variables on this test's stack; the shared settings stay the file's.
         variables = release_variables(cfg)
         variables.pop("AIRFLOW__API__BASE_URL")
@@ -172,8 +175,6 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
         airflow_processes.write_passwords_file(
             Path(settings["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"]), ADMIN, password
         )
-        log_dir = root / "logs"
-        airflow_processes.migrate(env, log_dir)
         procs.update(airflow_processes.start(COMPONENTS, env, log_dir))
         base_url = f"http://127.0.0.1:{api_port}"
         airflow_processes.wait_for_api(base_url, procs, log_dir)
@@ -191,22 +192,10 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
         redis.Redis(REDIS_HOST, REDIS_PORT, db=redis_db).flushdb()
 
 
-def _wait_parsed(deployment: Deployment, dag_id: str) -> None:
-    deadline = time.monotonic() + PARSE_TIMEOUT
-    while time.monotonic() < deadline:
-        try:
-            deployment.api.get(f"/api/v2/dags/{dag_id}")
-            return
-        except airflow_processes.ApiError as err:
-            if "HTTP 404" not in str(err):
-                raise
-        deployment.assert_components_alive()
-        time.sleep(1)
-    raise AssertionError(f"the dag-processor did not parse {dag_id} in {PARSE_TIMEOUT:.0f} s")
-
-
 def _unpause(deployment: Deployment, dag_id: str) -> None:
-    _wait_parsed(deployment, dag_id)
+    airflow_processes.wait_until_parsed(
+        deployment.api, dag_id, deployment.procs, deployment.log_dir
+    )
     deployment.api.patch(f"/api/v2/dags/{dag_id}", {"is_paused": False})
 
 
