@@ -14,11 +14,15 @@ Releases the dispatch site in the one order that never shows a customer a broken
    assets. `releases/<run-id>.json` and `releases/HISTORY.json` record the switch; `qdn_rollback`
    moves the pointer back.
 3. **upload_job** (beside 2) — the job from the form is written as its own private record,
-   `data/jobs/<id>.json` (create-only, its id derived from the run), with its token lookup and
-   dashboard index; a retry or a second trigger finds the job the run already wrote. Every
-   change is an audit event.
-4. **invalidate** — content needs no invalidation; one invalidation per distribution for the new
-   job's track API path (a cached "not found" must go); the wait runs in the triggerer.
+   `data/jobs/<id>.json` (create-only, its id derived from the job's idempotency key), with its
+   token lookup and dashboard index. Every change is an audit event. The key is the form's
+   `order_reference` when given, else a digest of the job's normalised customer, location, date,
+   price and status: **triggering the same job twice finds the first job** (same id, same token,
+   nothing written); the same key with different fields is refused, naming the fields. Tick
+   `allow_duplicate_job` for a deliberate second identical job.
+4. **invalidate** — content needs no invalidation; one invalidation per distribution for the track
+   API path of a job this run wrote (a cached "not found" must go), none for a job that already
+   existed; the wait runs in the triggerer.
 5. **smoke_check** — the customer's tracking link, the track API, `/book/` and a private path,
    fetched through each edge until every edge serves the new build.
 
@@ -49,7 +53,7 @@ from qdn.operators.invalidate import InvalidateOperator
 from qdn.operators.jobs import UpsertJobOperator
 from qdn.operators.promote import PromoteContentOperator
 from qdn.operators.smoke import SmokeCheckOperator
-from qdn.release_params import job_param_specs
+from qdn.release_params import idempotency_param_specs, job_param_specs
 
 with DAG(
     dag_id="qdn_release",
@@ -70,6 +74,8 @@ with DAG(
         ),
         # One Param per field of the job model (qdn.release_params.job_param_specs).
         **{name: Param(**spec) for name, spec in job_param_specs().items()},
+        # order_reference and allow_duplicate_job: whether a trigger may make a new job.
+        **{name: Param(**spec) for name, spec in idempotency_param_specs().items()},
     },
 ) as dag:
     publish_function = PublishFunctionOperator(

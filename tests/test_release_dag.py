@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import uuid
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -43,7 +44,9 @@ def release_dag(airflow_db, airflow_env):
 
 
 def mark_job(**over: Any) -> dict[str, Any]:
-    return release_conf(seed_job()) | over
+    """The seed's job under an order reference of its own: the same form values are one job
+    across runs (docs/jobs.md), and each of these tests means to release a new one."""
+    return release_conf(seed_job()) | {"order_reference": f"test-{uuid.uuid4().hex[:12]}"} | over
 
 
 def run(dag, conf: dict[str, Any], logical_date: datetime | None = None):
@@ -112,6 +115,7 @@ def test_the_params_form_is_the_job_model_s_fields(airflow_db):
     params = _bag().get_dag("qdn_release").params
     job_params = {k for k in params if k.startswith(JOB_PREFIX)}
     assert job_params == {JOB_PREFIX + f for f in NewJob.model_fields} == set(job_param_specs())
+    assert params["allow_duplicate_job"] is False and params["order_reference"] is None
     for name, spec in job_param_specs().items():
         assert params.get_param(name).schema.get("format") == spec.get("format"), name
 
@@ -311,6 +315,8 @@ BAD_PARAMS = {
     "job_status": mark_job(job_status="completed"),
     "job_customer_name": mark_job(job_customer_name=" "),
     "dry_run": {"dry_run": "yes"},
+    "order_reference": mark_job(order_reference="ORD 1042"),
+    "allow_duplicate_job": mark_job(allow_duplicate_job="yes"),
 }
 
 

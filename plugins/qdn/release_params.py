@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from qdn import config
 from qdn.jobs.model import JobStatus, NewJob, describe_validation_error
+from qdn.jobs.store import IDEMPOTENCY_KEY_PATTERN, job_idempotency_key
 from qdn.staging import BUILD_ID_RE
 
 # Job fields in the form are flat, prefixed "job_", because Params forms have no nested objects.
@@ -35,6 +36,17 @@ class ReleaseParams:
     dry_run: bool
     distributions: tuple[str, ...]
     job: NewJob | None
+    order_reference: str = ""  # "" = the job's key is derived from its fields
+    allow_duplicate_job: bool = False
+
+    def job_key(self, run_key: str) -> str:
+        """The job's idempotency key: the run's own when a duplicate is asked for (a retry of
+        this run still finds its job, another run makes another), else one every run shares."""
+        if self.job is None:
+            raise ValueError("this release has no job, so it has no job key")
+        if self.allow_duplicate_job:
+            return run_key
+        return job_idempotency_key(self.job, self.order_reference or None)
 
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> ReleaseParams:
@@ -47,7 +59,18 @@ class ReleaseParams:
             )
         promote = params.get("promote", True)
         dry_run = params.get("dry_run", False)
-        for name, value in (("promote", promote), ("dry_run", dry_run)):
+        allow_duplicate = params.get("allow_duplicate_job", False)
+        order_reference = str(params.get("order_reference") or "").strip()
+        if order_reference and not IDEMPOTENCY_KEY_PATTERN.fullmatch("order/" + order_reference):
+            errors.append(
+                f"order_reference: {order_reference!r} must be up to 194 letters, digits and "
+                "_ . ~ : + / @ = - (no spaces); leave it empty to key the job on its fields"
+            )
+        for name, value in (
+            ("promote", promote),
+            ("dry_run", dry_run),
+            ("allow_duplicate_job", allow_duplicate),
+        ):
             if not isinstance(value, bool):
                 errors.append(f"{name}: must be true or false, got {value!r}")
         raw_dists = params.get("distributions") or list(config.DISTRIBUTION_ALIASES)
@@ -92,6 +115,8 @@ class ReleaseParams:
             dry_run=bool(dry_run),
             distributions=tuple(raw_dists),
             job=job,
+            order_reference=order_reference,
+            allow_duplicate_job=bool(allow_duplicate),
         )
 
 
@@ -107,6 +132,23 @@ JOB_FORM_HINTS = {
     "price": "e.g. 600.00",
 }
 OPTIONAL_TEXT = ["null", "string"]
+
+
+def idempotency_param_specs() -> dict[str, dict[str, Any]]:
+    """The form's two fields that decide whether a trigger makes a new job (docs/jobs.md)."""
+    return {
+        "order_reference": {
+            "default": None,
+            "type": OPTIONAL_TEXT,
+            "description": "The customer's order, e.g. ORD-1042: a re-trigger with it finds "
+            "the same job. Empty: the job's fields identify it",
+        },
+        "allow_duplicate_job": {
+            "default": False,
+            "type": "boolean",
+            "description": "Create a second job even if an identical one exists",
+        },
+    }
 
 
 def job_param_specs() -> dict[str, dict[str, Any]]:

@@ -19,6 +19,7 @@ Nothing here logs or raises a full token; logs show :func:`qdn.jobs.model.redact
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 import threading
@@ -60,6 +61,8 @@ __all__ = [
     "JobStoreError",
     "UpsertResult",
     "import_job",
+    "job_idempotency_key",
+    "normalised_job_fields",
     "run_idempotency_key",
 ]
 
@@ -129,6 +132,44 @@ def run_idempotency_key(dag_id: str, run_id: str, task_id: str, map_index: int =
     if map_index >= 0:
         parts.append(str(map_index))
     return _checked_key("/".join(parts))
+
+
+# The fields that say "this is the same job" when no order reference is given: a customer is
+# booked for one place, day, price and status once; a second identical booking must be asked for.
+KEY_FIELDS = ("customer_name", "location", "service_date", "price", "status")
+# 32 hex digits are 128 bits of SHA-256: collisions between different jobs are out of reach.
+_DIGEST_HEX = 32
+
+
+def _fold(text: str) -> str:
+    """Case and runs of whitespace never make two jobs: "Mark  Smith" is "mark smith"."""
+    return " ".join(text.split()).casefold()
+
+
+def normalised_job_fields(new: NewJob) -> dict[str, str]:
+    """The :data:`KEY_FIELDS` of a job as the key sees them: text folded, the price in cents
+    (the model already makes 600 read 600.00), the date and status as their ISO/enum text."""
+    return {
+        "customer_name": _fold(new.customer_name),
+        "location": _fold(new.location),
+        "service_date": new.service_date.isoformat(),
+        "price": f"{new.price:.2f}",
+        "status": new.status.value,
+    }
+
+
+def job_idempotency_key(new: NewJob, order_reference: str | None = None) -> str:
+    """The key that makes a job exist once across runs: a re-trigger finds the job, never a twin.
+
+    With an ``order_reference`` (the customer's order as ops know it), the key is that reference,
+    case-folded; without one, it is a SHA-256 of the job's normalised :data:`KEY_FIELDS`, so the
+    key that travels into logs, audit events and history notes carries no customer data.
+    """
+    if order_reference is not None and order_reference.strip():
+        return _checked_key("order/" + order_reference.strip().casefold())
+    canonical = "\0".join(f"{k}={v}" for k, v in normalised_job_fields(new).items())
+    digest = hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:_DIGEST_HEX]
+    return _checked_key("job/" + digest)
 
 
 class JobStore:
@@ -558,7 +599,9 @@ def new_job_fields(job: Job) -> dict[str, Any]:
 def _same_request_or_refuse(existing: Job, new: NewJob, key: str) -> None:
     """A retry sends the same job; the same key with different details is a mistake, not a retry."""
     stored = new_job_fields(existing)
-    different = [name for name, value in stored.items() if getattr(new, name) != value]
+    different = [
+        name for name, value in stored.items() if not _same_value(getattr(new, name), value)
+    ]
     if different:
         # Field names only: the values are customer data.
         raise IdempotencyKeyReused(
@@ -566,6 +609,14 @@ def _same_request_or_refuse(existing: Job, new: NewJob, key: str) -> None:
             f"{', '.join(different)}; nothing was written. A retried task sends the same job; a "
             "different job needs a new key, and a changed job needs an update."
         )
+
+
+def _same_value(asked: Any, stored: Any) -> bool:
+    # Text that differs only in case or spacing is the same job (the key folds it too): the job
+    # keeps its first spelling rather than being refused over "Mark" against "mark ".
+    if isinstance(asked, str) and isinstance(stored, str):
+        return _fold(asked) == _fold(stored)
+    return bool(asked == stored)
 
 
 def _attempts(count: int) -> str:

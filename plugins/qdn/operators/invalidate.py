@@ -64,10 +64,16 @@ class InvalidateOperator(AwsBaseOperator[CloudFrontHook]):
         jobs = context["ti"].xcom_pull(task_ids=self.job_task_id) or {}
         with retry_only_transient("invalidate"):
             s3 = s3_client(self.aws_conn_id, self.region_name)
-            paths = invalidation_paths(tokens_for(s3, self.bucket, jobs.get("job_ids", [])))
+            # Only the jobs this run wrote: a job an earlier run created is served already.
+            changed = jobs.get("changed_job_ids", [])
+            paths = invalidation_paths(tokens_for(s3, self.bucket, changed))
             shown = paths.for_logs()
             if not paths.paths:
-                self.log.info("no job changed and content needs no invalidation: none created")
+                existing = [j for j in jobs.get("job_ids", []) if j not in changed]
+                self.log.info(
+                    "no job changed%s and content needs no invalidation: none created",
+                    f" (job {', '.join(existing)} already existed)" if existing else "",
+                )
                 return self._finish([])
             targets = self._distribution_ids(params.distributions)
             plan = Plan(

@@ -26,7 +26,7 @@ from qdn.jobs.store import (
 )
 from qdn.operators.base import BucketOperator, release_params, retry_only_transient
 from qdn.plan import Action, Plan, execute, executor_for
-from qdn.release_params import JOB_PREFIX, ReleaseParamsError
+from qdn.release_params import JOB_PREFIX, ReleaseParams, ReleaseParamsError
 
 # Refusals of what the run asked for: the same input is refused however often it is retried.
 REFUSALS = (InvalidJobInput, IdempotencyKeyReused)
@@ -52,8 +52,10 @@ class UpsertJobOperator(BucketOperator):
             params = release_params(context)
             if params.job is None:
                 self.log.info("no job in this release: no job record written")
-                return {"job_ids": []}
+                return {"job_ids": [], "changed_job_ids": []}
             job = params.job
+            key = params.job_key(key)
+            self.log.info("job idempotency key %s (%s)", key, _key_origin(params))
             plan = Plan(
                 self.task_id,
                 (
@@ -70,33 +72,48 @@ class UpsertJobOperator(BucketOperator):
             results = execute(
                 plan,
                 executor_for(
-                    params.dry_run, {"create_job": lambda job: self._create(ti, job, key)}
+                    params.dry_run,
+                    {"create_job": lambda job: self._create(context, job, key)},
                 ),
             )
         if params.dry_run:
-            return {"job_ids": [], "dry_run": True}
+            return {"job_ids": [], "changed_job_ids": [], "dry_run": True}
         return results[0]
 
     def _logs(self) -> Any:
         return AwsLogsHook(aws_conn_id=self.aws_conn_id, region_name=self.region_name).conn
 
-    def _create(self, ti: Any, new_job: NewJob, key: str) -> dict[str, Any]:
+    def _create(self, context: Any, new_job: NewJob, key: str) -> dict[str, Any]:
+        ti = context["ti"]
         # A lost race or a missing audit event can succeed on the next try; nothing else here can.
         with retry_only_transient("upload_job", retryable=(AuditIncomplete, JobStoreConflict)):
             store = JobStore(
                 self.hook.get_conn(), self._logs(), bucket=self.bucket, log_group=self.log_group
             )
             result = store.create(new_job, idempotency_key=key)
-            change = {
-                "job_id": result.job.id,
-                "token_hint": redact_token(result.job.token),
-                "action": "created",
-            }
-            release_manifest.add_section(
-                self.hook.get_conn(), self.bucket, ti.run_id, "jobs", {"changes": [change]}
+            job = result.job
+            # The key outlives the run, so "already there" is either this run's own job (a retry
+            # after a crash, which must still invalidate and record it) or an earlier run's
+            # (a re-trigger, which must change nothing). The job's creation time tells which.
+            ours = result.created or _created_by_this_run(job.created_at, context)
+            if ours:
+                change = {
+                    "job_id": job.id,
+                    "token_hint": redact_token(job.token),
+                    "action": "created",
+                }
+                release_manifest.add_section(
+                    self.hook.get_conn(), self.bucket, ti.run_id, "jobs", {"changes": [change]}
+                )
+        if result.created:
+            verb = "created"
+        elif ours:
+            verb = "found (already written by this run)"
+        else:
+            verb = (
+                "already there (created by an earlier run with the same key): nothing written, "
+                "nothing to invalidate; set allow_duplicate_job for a deliberate second job -"
             )
-        job = result.job
-        verb = "created" if result.created else "found (already written by this run)"
         self.log.info(
             "%s job %s (token %s, %s, %s) at s3://%s/%s, ETag %s",
             verb, job.id, redact_token(job.token), job.status.value, job.service_date,
@@ -104,9 +121,28 @@ class UpsertJobOperator(BucketOperator):
         )  # fmt: skip
         return {
             "job_ids": [job.id],
+            # What invalidate evicts: only a job this run wrote can have a cached "not found".
+            "changed_job_ids": [job.id] if ours else [],
             "token_hints": [redact_token(job.token)],
             "created": result.created,
+            "existed": not ours,
         }
+
+
+def _key_origin(params: ReleaseParams) -> str:
+    if params.allow_duplicate_job:
+        return "allow_duplicate_job: this run's own key, a deliberate second job"
+    if params.order_reference:
+        return f"from order_reference {params.order_reference}"
+    return "derived from the job's normalised customer, location, date, price and status"
+
+
+def _created_by_this_run(created_at: datetime, context: Any) -> bool:
+    """A job created once this run had started is this run's (a retry found it); an earlier one
+    belongs to another run. Both times come from the same deployment's clocks, and a re-trigger
+    starts after the earlier run's job was written, never within the same instant."""
+    started = getattr(context.get("dag_run"), "start_date", None)
+    return started is None or created_at >= started
 
 
 @contextlib.contextmanager
