@@ -287,17 +287,20 @@ def test_a_refused_job_input_is_an_event_its_filter_counts(airflow_env) -> None:
 
 
 def test_a_key_reused_for_another_job_is_a_refusal(airflow_env) -> None:
-    """The store's own refusal (the run's key already made a different job) counts the same."""
+    """The store's own refusal (the order reference already made a different job) counts the
+    same; the event carries the run's key, the one every failure of the task is audited under."""
     run_id = f"manual__monitoring-{uuid.uuid4().hex}"
     key = run_idempotency_key("qdn_release", run_id, "upload_job")
+    ref = f"ord-{uuid.uuid4().hex[:12]}"
     store = JobStore(airflow_env.client("s3"), airflow_env.client("logs"))
-    first = store.create(seed_job(customer_name="First Person"), idempotency_key=key).job
+    first = store.create(seed_job(customer_name="First Person"), idempotency_key=f"order/{ref}").job
     from qdn.operators.jobs import UpsertJobOperator
 
     task = UpsertJobOperator(task_id="upload_job")
     ti = _TaskInstance("qdn_release", run_id)
+    params = release_conf(seed_job(customer_name="Second")) | {"order_reference": ref}
     with pytest.raises(AirflowFailException, match="already created job"):
-        task.execute({"params": release_conf(seed_job(customer_name="Second")), "ti": ti})
+        task.execute({"params": params, "ti": ti})
     refused = [e for e in _events_of(airflow_env, key) if e["action"] == "job.refused"]
     assert len(refused) == 1
     assert refused[0]["error"] == "IdempotencyKeyReused" and first.id in refused[0]["reason"]

@@ -108,7 +108,8 @@ def test_a_fault_at_each_step_converges(
         rule["ms"] = 300
     proxy.add(operation, fault, **rule)
 
-    dag_run, states = run(quick_retries, mark_job(job_customer_name="Faulted"))
+    conf = mark_job(job_customer_name="Faulted")
+    dag_run, states = run(quick_retries, conf)
 
     fired = sum(r["fired"] for r in proxy.status()["rules"])
     assert fired >= 1, f"the fault never fired: {proxy.status()}"
@@ -118,8 +119,9 @@ def test_a_fault_at_each_step_converges(
     assert live_build(stack_) == build_id
 
     job_id = task_result(dag_run, "upload_job")["job_ids"][0]
-    ours = [j for j in all_jobs(stack_).values() if (j.idempotency_key or "").find(
-        dag_run.run_id) >= 0]  # fmt: skip
+    # The job's key is its order reference (docs/jobs.md), unique to this run's conf.
+    key = "order/" + conf["order_reference"].lower()
+    ours = [j for j in all_jobs(stack_).values() if j.idempotency_key == key]
     assert [j.id for j in ours] == [job_id]  # exactly one job for this run
     job = ours[0]
     assert JobRecords(stack_.client("s3"), config.BUCKET).find_by_token(job.token) == job
