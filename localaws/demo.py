@@ -2,20 +2,22 @@
 
 Starts the stack (or reuses a running one), bootstraps it, warms both edges with the current site,
 stages a changed build, runs ``qdn_release`` as a real Airflow DAG run with the seed's job (Mark,
-Soderblom Ave, $600, ready for pickup), prints what each task did and the tracking URL, then runs
-``qdn_nightly_verify`` as the release's Asset would, and exits 0 only if the smoke check and every
-verification check passed. ``KEEP=1`` leaves the stack running so the URL can be opened;
-``make down`` stops it.
+Soderblom Ave, $600, ready for pickup), prints one line per task, what the release changed (a
+second demo changes nothing and says so) and the tracking URL, then runs ``qdn_nightly_verify``
+as the release's Asset would, and exits 0 only if the smoke check and every verification check
+passed. Airflow's own log goes to ``.stack/demo-airflow.log``, not the console. ``KEEP=1``
+leaves the stack running so the URL can be opened; ``make down`` stops it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -29,6 +31,10 @@ from qdn.smoke import http_get
 REPO_ROOT = stack.REPO_ROOT
 STATE_DIR = REPO_ROOT / ".stack"
 AIRFLOW_HOME = STATE_DIR / "airflow"
+# Airflow's own log of the demo's DAG runs: the console shows the release, this file the detail.
+AIRFLOW_LOG = STATE_DIR / "demo-airflow.log"
+# Lines of that log a failed task shows on the console: enough for a traceback's last frames.
+FAILED_TAIL_LINES = 30
 # Short enough for a rehearsal, long enough to see the invalidation go InProgress -> Completed.
 DEMO_INVALIDATION_DELAY = 3.0
 # The deterministic change the demo stages: the same text every time, so a second demo on the
@@ -97,16 +103,55 @@ def _configure_airflow(cfg: stack.StackConfig) -> None:
     os.environ.update(release_variables(cfg))
 
 
-def _run_dag(dag_id: str, conf: dict[str, Any]) -> Any:
-    from airflow.dag_processing.dagbag import DagBag
-    from airflow.utils import db
+@contextlib.contextmanager
+def _airflow_output_to_file() -> Iterator[None]:
+    """Send everything written to this process's stdout and stderr meanwhile to AIRFLOW_LOG.
 
-    if not (AIRFLOW_HOME / "airflow.db").exists():
-        db.initdb()
-    bag = DagBag(dag_folder=str(REPO_ROOT / "dags"))
-    if bag.import_errors:
-        raise SystemExit(f"DAG import errors: {bag.import_errors}")
-    return bag.get_dag(dag_id).test(run_conf=conf)
+    Airflow's loggers and structlog hold their own references to the streams, so the file
+    descriptors themselves are swapped: whatever Airflow writes lands in the file, not the console.
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    AIRFLOW_LOG.parent.mkdir(parents=True, exist_ok=True)
+    with AIRFLOW_LOG.open("ab") as log_file:
+        os.dup2(log_file.fileno(), 1)
+        os.dup2(log_file.fileno(), 2)
+    # Writers that look sys.stdout up on each write (structlog's) follow these objects instead.
+    text = AIRFLOW_LOG.open("a", buffering=1)
+    try:
+        with contextlib.redirect_stdout(text), contextlib.redirect_stderr(text):
+            yield
+    finally:
+        text.close()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        for fd, copy in zip((1, 2), saved, strict=True):
+            os.dup2(copy, fd)
+            os.close(copy)
+
+
+def _run_dag(dag_id: str, conf: dict[str, Any]) -> Any:
+    with _airflow_output_to_file():
+        from airflow.dag_processing.dagbag import DagBag
+        from airflow.utils import db
+
+        if not (AIRFLOW_HOME / "airflow.db").exists():
+            db.initdb()
+        bag = DagBag(dag_folder=str(REPO_ROOT / "dags"))
+        if bag.import_errors:
+            raise SystemExit(f"DAG import errors: {bag.import_errors}")
+        return bag.get_dag(dag_id).test(run_conf=conf)
+
+
+def _log_tail(task_id: str) -> list[str]:
+    """The last lines of Airflow's log that name ``task_id``: why a failed task failed."""
+    if not AIRFLOW_LOG.exists():
+        return []
+    lines = AIRFLOW_LOG.read_text(errors="replace").splitlines()
+    named = [i for i, line in enumerate(lines) if task_id in line]
+    end = (named[-1] + 1) if named else len(lines)
+    return lines[max(0, end - FAILED_TAIL_LINES) : end]
 
 
 def main() -> int:
@@ -141,15 +186,21 @@ def _rehearse(cfg: stack.StackConfig) -> int:
 
     _configure_airflow(cfg)
     conf = release_conf(seed_job())
-    _say("running qdn_release as a DAG run ...")
+    _say(f"running qdn_release as a DAG run (Airflow's own log: {AIRFLOW_LOG}) ...")
     dag_run = _run_dag("qdn_release", conf)
 
     _say("")
     _say(f"qdn_release run {dag_run.run_id}: {dag_run.state}")
     tis = dag_run.get_task_instances()
-    for ti in sorted(tis, key=lambda t: t.start_date or dag_run.start_date):
-        value = task_result(dag_run, ti.task_id)
+    results = {}
+    for ti in sorted(tis, key=lambda t: t.end_date or t.start_date or dag_run.start_date):
+        value = results[ti.task_id] = task_result(dag_run, ti.task_id)
         _say(f"  {ti.task_id:<17} {ti.state!s:<8} {_summarise(ti.task_id, value)}")
+        if str(ti.state) == "failed":
+            for line in _log_tail(ti.task_id):
+                _say(f"    | {line}")
+    if str(dag_run.state) == "success":
+        _say(_changes(results))
 
     jobs = task_result(dag_run, "upload_job") or {}
     smoke_ok = any(t.task_id == "smoke_check" and str(t.state) == "success" for t in tis)
@@ -180,6 +231,33 @@ def _verify() -> bool:
     return str(dag_run.state) == "success"
 
 
+def _changes(results: dict[str, Any]) -> str:
+    """One line saying what the release changed, or that a repeated release changed nothing."""
+    published = (results.get("publish_function") or {}).get("published")
+    promoted = (results.get("promote_content") or {}).get("promoted")
+    jobs = results.get("upload_job") or {}
+    invalidated = (results.get("invalidate") or {}).get("invalidations")
+    if published or promoted or jobs.get("changed_job_ids") or invalidated:
+        return "changed: " + ", ".join(
+            what
+            for what, done in (
+                ("function published", published),
+                ("build made live", promoted),
+                (
+                    f"job {', '.join(jobs.get('changed_job_ids', []))} written",
+                    jobs.get("changed_job_ids"),
+                ),
+                (f"{len(invalidated or [])} invalidation(s)", invalidated),
+            )
+            if done
+        )
+    job = ", ".join(jobs.get("job_ids", [])) or "none"
+    return (
+        "nothing changed: function current, build already live, "
+        f"job {job} already there, no invalidation"
+    )
+
+
 def _summarise(task_id: str, value: Any) -> str:
     if not isinstance(value, dict):
         return ""
@@ -191,7 +269,10 @@ def _summarise(task_id: str, value: Any) -> str:
         return (f"live pointer {value.get('build_before')} -> {value.get('build_id')} "
                 f"({value.get('verified_files')} files verified, nothing copied)")  # fmt: skip
     if task_id == "upload_job":
-        created = "created" if value.get("created") else "already there"
+        if value.get("existed"):
+            created = "already there (an earlier run created it): nothing written"
+        else:
+            created = "created" if value.get("created") else "completed (this run's retry)"
         return f"job {', '.join(value.get('job_ids', [])) or 'none'} {created}"
     if task_id == "invalidate":
         ids = [i["invalidation_id"] for i in value.get("invalidations", [])]
