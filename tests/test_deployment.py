@@ -263,11 +263,6 @@ def test_a_task_log_reads_through_the_rest_api(deployment: Deployment, first_rel
     assert first_release.job_ids[0] in log, log[-2000:]
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="the job idempotency key (issue 10 item 5) is being built in qdn.jobs and "
-    "qdn.operators; until it lands a second trigger creates a second job",
-)
 def test_the_same_conf_again_creates_no_second_job(deployment: Deployment, first_release):
     run_id = deployment.trigger("qdn_release", release_conf(seed_job()))
     assert deployment.wait("qdn_release", run_id) == "success"
