@@ -5,15 +5,17 @@ and a successful release queues a verification through the Asset."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 import pytest
-from test_release_dag import _bag, mark_job, run
+from test_release_dag import _bag, live_build, mark_job, run
 
 from localaws.airflow_local import task_result
 from qdn import config, staging
 from qdn.jobs.model import JobStatus
 from qdn.verify.checks import CHECKS
 from qdn.verify.metrics import JOBS_METRIC
+from qdn.verify.report import report_key
 
 pytestmark = pytest.mark.airflow
 
@@ -30,21 +32,10 @@ def _report(stack, dag_run) -> dict:
     if key is None:  # the report task failed: find its object by the run id
         s3 = stack.client("s3")
         listed = s3.list_objects_v2(Bucket=config.BUCKET, Prefix=config.REPORTS_PREFIX)
-        safe = dag_run.run_id.replace(":", "_").replace("+", "_")
-        key = next(
-            o["Key"] for o in listed.get("Contents", []) if o["Key"].endswith(safe + ".json")
-        )
+        name = report_key(dag_run.run_id, datetime.now(UTC)).rsplit("/", 1)[1]
+        key = next(o["Key"] for o in listed.get("Contents", []) if o["Key"].endswith(name))
     body = stack.client("s3").get_object(Bucket=config.BUCKET, Key=key)["Body"].read()
     return json.loads(body)
-
-
-def _live(stack) -> str:
-    from qdn.live_pointer import kvs_arn, read_pointer
-
-    arn = kvs_arn(stack.client("cloudfront"), config.KVS_NAME)
-    pointer = read_pointer(stack.client("cloudfront-keyvaluestore"), arn, config.LIVE_POINTER_KEY)
-    assert pointer.value
-    return pointer.value
 
 
 def _sync_dags_to_db() -> None:
@@ -150,7 +141,7 @@ def test_a_successful_release_queues_a_verification(airflow_db, airflow_env):
         session.query(DagModel).filter_by(dag_id="qdn_nightly_verify").update({"is_paused": False})
     # The build live now: the release queues the verification without switching the site to
     # whatever another test staged last as LATEST.
-    dag_run, states = run(release, mark_job(build_id=_live(airflow_env)))
+    dag_run, states = run(release, mark_job(build_id=live_build(airflow_env)))
     assert states == dict.fromkeys(states, "success"), states
     with create_session() as session:
         asset = session.query(AssetModel).filter_by(uri=LIVE_RELEASE.uri).one()

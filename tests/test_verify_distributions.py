@@ -7,10 +7,10 @@ function itself is untouched, so its check passes. Every test puts the saved con
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from verify_faults import distribution_changed as _changed
 
 from localaws.stack import REGION
 from qdn import config
@@ -18,7 +18,6 @@ from qdn.distribution_spec import (
     CACHING_DISABLED,
     CACHING_OPTIMIZED,
     distribution_config,
-    distributions_by_alias,
 )
 from qdn.verify.distributions import check_distributions, drift
 from qdn.verify.function import check_function
@@ -36,25 +35,6 @@ def _distributions_check(site) -> CheckResult:
 def _function_check(site) -> CheckResult:
     stack = site.stack
     return check_function(stack.client("cloudfront"), stack.client("s3"), config.BUCKET, CF_DIR)
-
-
-@contextmanager
-def _changed(cf: Any, alias: str, edit: Callable[[dict[str, Any]], None]) -> Iterator[str]:
-    """Apply ``edit`` to the alias's distribution config through UpdateDistribution (IfMatch),
-    yield the distribution id, then put the saved config back exactly."""
-    dist_id = distributions_by_alias(cf)[alias]["Id"]
-    got = cf.get_distribution_config(Id=dist_id)
-    saved = got["DistributionConfig"]
-    changed = copy.deepcopy(saved)
-    edit(changed)
-    etag = cf.update_distribution(Id=dist_id, IfMatch=got["ETag"], DistributionConfig=changed)[
-        "ETag"
-    ]
-    try:
-        yield dist_id
-    finally:
-        cf.update_distribution(Id=dist_id, IfMatch=etag, DistributionConfig=saved)
-        assert cf.get_distribution_config(Id=dist_id)["DistributionConfig"] == saved
 
 
 def _function_arn(cf: Any) -> str:

@@ -11,6 +11,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from verify_faults import function_put_back as _function_put_back
+from verify_faults import publish_by_hand as _publish
+from verify_faults import update_development as _update
+
 from localaws.stack import REGION
 from qdn import config
 from qdn.function_release import sha256_hex
@@ -40,45 +44,6 @@ def _function_check(site) -> CheckResult:
 
 def _distributions_check(site) -> CheckResult:
     return check_distributions(site.stack.client("cloudfront"), config.BUCKET, REGION)
-
-
-def _stage(cf: Any, stage: str) -> tuple[bytes, dict[str, Any]]:
-    """A stage's code and its config as UpdateFunction takes it."""
-    code = cf.get_function(Name=NAME, Stage=stage)["FunctionCode"].read()
-    current = cf.describe_function(Name=NAME, Stage=stage)["FunctionSummary"]["FunctionConfig"]
-    function_config = {"Comment": current.get("Comment", ""), "Runtime": current["Runtime"]}
-    stores = current.get("KeyValueStoreAssociations") or {}
-    if stores.get("Quantity"):
-        function_config["KeyValueStoreAssociations"] = stores
-    return code, function_config
-
-
-def _update(cf: Any, code: bytes, function_config: dict[str, Any]) -> str:
-    """Write DEVELOPMENT; returns its new ETag."""
-    etag = cf.describe_function(Name=NAME, Stage="DEVELOPMENT")["ETag"]
-    return cf.update_function(
-        Name=NAME, IfMatch=etag, FunctionConfig=function_config, FunctionCode=code
-    )["ETag"]
-
-
-def _publish(cf: Any, code: bytes, function_config: dict[str, Any]) -> None:
-    """What a hand publish from the console does: update DEVELOPMENT, publish it, no gate."""
-    cf.publish_function(Name=NAME, IfMatch=_update(cf, code, function_config))
-
-
-@contextmanager
-def _function_put_back(cf: Any) -> Iterator[tuple[bytes, dict[str, Any]]]:
-    """Yield LIVE's code and config; afterwards republish them and put DEVELOPMENT back."""
-    live = _stage(cf, "LIVE")
-    development = _stage(cf, "DEVELOPMENT")
-    try:
-        yield live
-    finally:
-        _publish(cf, *live)
-        if development != live:
-            _update(cf, *development)
-        assert _stage(cf, "LIVE") == live
-        assert _stage(cf, "DEVELOPMENT") == development
 
 
 def test_the_released_site_passes(released_site) -> None:

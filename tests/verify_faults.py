@@ -11,7 +11,6 @@ from __future__ import annotations
 import copy
 import json
 import tempfile
-import time
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
@@ -21,6 +20,8 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+from test_release_dag import live_build
+
 from qdn import config, staging
 from qdn.canary import read_canary_note
 from qdn.distribution_spec import distributions_by_alias
@@ -28,7 +29,7 @@ from qdn.jobs import layout
 from qdn.jobs.model import NewJob
 from qdn.jobs.store import JobStore
 from qdn.live_pointer import kvs_arn, read_pointer, write_pointer
-from qdn.smoke import BUILD_ID_RE, http_get
+from qdn.smoke import Expectation, smoke_check
 
 ALIAS = config.DISTRIBUTION_ALIASES[1]
 # Far past any max-age the site sets (60 s for the shell and the API): unmistakably stale.
@@ -60,7 +61,7 @@ def _edited(s3: Any, key: str, body: bytes | None) -> dict[str, Any]:
 def objects_changed_by_hand(stack: Any) -> Iterator[list[str]]:
     """robots.txt edited, the favicon deleted and a stray page added in the live build."""
     s3 = stack.client("s3")
-    live = _live_build(stack)
+    live = live_build(stack)
     prefix = staging.build_prefix(live)
     listed = staging.list_prefix(s3, config.BUCKET, prefix)
     favicon = next(k for k in listed if k.startswith(config.ASSETS_DIR + "favicon"))
@@ -93,63 +94,85 @@ def pointer_moved_by_hand(stack: Any) -> Iterator[list[str]]:
         _edges_serve(stack, state.value)
 
 
-def _edges_serve(stack: Any, build: str | None, deadline: float = 30.0) -> None:
-    """Wait until every edge's tracking page comes from ``build`` (the store's writes reach the
-    edges after its propagation delay)."""
-    note = read_canary_note(stack.client("s3"), config.BUCKET)
-    assert note is not None, "the bootstrap makes the canary"
-    until = time.monotonic() + deadline
+def _edges_serve(stack: Any, build: str | None) -> None:
+    """Wait, as the release's smoke check does, until every edge serves ``build`` (the store's
+    writes reach the edges after its propagation delay)."""
     for alias in config.DISTRIBUTION_ALIASES:
-        while True:
-            page = http_get(f"{stack.edge_url(alias)}/track/{note.token}")
-            served = BUILD_ID_RE.search(page.body.decode("utf-8", "replace"))
-            if served and served.group(1) == build:
-                break
-            assert time.monotonic() < until, f"{alias} still serves {served and served.group(1)}"
-            time.sleep(0.5)
+        report = smoke_check(stack.edge_url(alias), Expectation(build_id=build), deadline=30.0)
+        assert report.ok, report.failures
+
+
+def function_stage(cf: Any, stage: str) -> tuple[bytes, dict[str, Any]]:
+    """A stage's code and its config as UpdateFunction takes it."""
+    code = cf.get_function(Name=config.FUNCTION_NAME, Stage=stage)["FunctionCode"].read()
+    current = cf.describe_function(Name=config.FUNCTION_NAME, Stage=stage)["FunctionSummary"][
+        "FunctionConfig"
+    ]
+    function_config = {"Comment": current.get("Comment", ""), "Runtime": current["Runtime"]}
+    stores = current.get("KeyValueStoreAssociations") or {}
+    if stores.get("Quantity"):
+        function_config["KeyValueStoreAssociations"] = stores
+    return code, function_config
+
+
+def update_development(cf: Any, code: bytes, function_config: dict[str, Any]) -> str:
+    """Write DEVELOPMENT; returns its new ETag."""
+    etag = cf.describe_function(Name=config.FUNCTION_NAME, Stage="DEVELOPMENT")["ETag"]
+    return cf.update_function(
+        Name=config.FUNCTION_NAME, IfMatch=etag, FunctionConfig=function_config, FunctionCode=code
+    )["ETag"]
+
+
+def publish_by_hand(cf: Any, code: bytes, function_config: dict[str, Any]) -> None:
+    """What a hand publish from the console does: update DEVELOPMENT, publish it, no gate."""
+    cf.publish_function(
+        Name=config.FUNCTION_NAME, IfMatch=update_development(cf, code, function_config)
+    )
+
+
+@contextmanager
+def function_put_back(cf: Any) -> Iterator[tuple[bytes, dict[str, Any]]]:
+    """Yield LIVE's code and config; afterwards republish them and put DEVELOPMENT back."""
+    live = function_stage(cf, "LIVE")
+    development = function_stage(cf, "DEVELOPMENT")
+    try:
+        yield live
+    finally:
+        publish_by_hand(cf, *live)
+        if development != live:
+            update_development(cf, *development)
+        assert function_stage(cf, "LIVE") == live
+        assert function_stage(cf, "DEVELOPMENT") == development
 
 
 @contextmanager
 def function_published_by_hand(stack: Any) -> Iterator[list[str]]:
     """A console edit of the function, published to LIVE without the gate or a release."""
     cf = stack.client("cloudfront")
-    name = config.FUNCTION_NAME
-    live = cf.get_function(Name=name, Stage="LIVE")["FunctionCode"].read()
-    described = cf.describe_function(Name=name, Stage="LIVE")["FunctionSummary"]
-    function_config = {
-        key: value
-        for key, value in described["FunctionConfig"].items()
-        if key in ("Comment", "Runtime", "KeyValueStoreAssociations")
-    }
-
-    def publish(code: bytes) -> None:
-        etag = cf.describe_function(Name=name, Stage="DEVELOPMENT")["ETag"]
-        etag = cf.update_function(
-            Name=name, IfMatch=etag, FunctionConfig=function_config, FunctionCode=code
-        )["ETag"]
-        cf.publish_function(Name=name, IfMatch=etag)
-
-    publish(live + b"\n// edited in the console\n")
-    try:
-        yield [f"function {name} LIVE", "published outside a release"]
-    finally:
-        publish(live)
+    with function_put_back(cf) as (code, function_config):
+        publish_by_hand(cf, code + b"\n// edited in the console\n", function_config)
+        yield [f"function {config.FUNCTION_NAME} LIVE", "published outside a release"]
 
 
 @contextmanager
-def _distribution_edited(stack: Any, edit: Callable[[dict[str, Any]], None]) -> Iterator[str]:
-    cf = stack.client("cloudfront")
-    dist_id = distributions_by_alias(cf)[ALIAS]["Id"]
+def distribution_changed(
+    cf: Any, alias: str, edit: Callable[[dict[str, Any]], None]
+) -> Iterator[str]:
+    """Apply ``edit`` to the alias's distribution config through UpdateDistribution (IfMatch),
+    yield the distribution id, then put the saved config back exactly."""
+    dist_id = distributions_by_alias(cf)[alias]["Id"]
     got = cf.get_distribution_config(Id=dist_id)
-    changed = copy.deepcopy(got["DistributionConfig"])
+    saved = got["DistributionConfig"]
+    changed = copy.deepcopy(saved)
     edit(changed)
-    etag = cf.update_distribution(Id=dist_id, IfMatch=got["ETag"], DistributionConfig=changed)
+    etag = cf.update_distribution(Id=dist_id, IfMatch=got["ETag"], DistributionConfig=changed)[
+        "ETag"
+    ]
     try:
         yield dist_id
     finally:
-        cf.update_distribution(
-            Id=dist_id, IfMatch=etag["ETag"], DistributionConfig=got["DistributionConfig"]
-        )
+        cf.update_distribution(Id=dist_id, IfMatch=etag, DistributionConfig=saved)
+        assert cf.get_distribution_config(Id=dist_id)["DistributionConfig"] == saved
 
 
 @contextmanager
@@ -157,7 +180,7 @@ def function_association_removed(stack: Any) -> Iterator[list[str]]:
     def remove(dist_config: dict[str, Any]) -> None:
         dist_config["DefaultCacheBehavior"]["FunctionAssociations"] = {"Quantity": 0}
 
-    with _distribution_edited(stack, remove) as dist_id:
+    with distribution_changed(stack.client("cloudfront"), ALIAS, remove) as dist_id:
         yield [f"distribution {dist_id} ({ALIAS})", "FunctionAssociations[viewer-request]"]
 
 
@@ -180,7 +203,7 @@ def job_data_reachable(stack: Any) -> Iterator[list[str]]:
         dist_config["CacheBehaviors"]["Items"].append(behaviour)
         dist_config["CacheBehaviors"]["Quantity"] += 1
 
-    with _distribution_edited(stack, expose) as dist_id:
+    with distribution_changed(stack.client("cloudfront"), ALIAS, expose) as dist_id:
         yield [f"{ALIAS} GET /{config.JOBS_KEY}", "private data reachable", dist_id]
 
 
@@ -269,13 +292,6 @@ FAULTS = (
     Fault("public access block removed", public_access_block_removed, frozenset({"exposure"})),
     Fault("alarm deleted", alarm_deleted, frozenset({"monitoring"})),
 )
-
-
-def _live_build(stack: Any) -> str:
-    arn = kvs_arn(stack.client("cloudfront"), config.KVS_NAME)
-    pointer = read_pointer(stack.client("cloudfront-keyvaluestore"), arn, config.LIVE_POINTER_KEY)
-    assert pointer.value
-    return pointer.value
 
 
 def _another_complete_build(stack: Any, live: str | None) -> str:
