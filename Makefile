@@ -10,7 +10,8 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export PYTHONPATH := $(CURDIR)/plugins:$(CURDIR):$(CURDIR)/site/api
 
-.PHONY: venv browser test lint demo up down bootstrap stage bench compose-config airflow secrets clean
+.PHONY: venv browser test lint demo up down bootstrap stage bench compose-config airflow secrets clean \
+	infra infra-lint
 
 venv: $(STAMP)
 
@@ -33,6 +34,14 @@ test: venv browser
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+
+# infra/quickdumpnow.yaml is rendered from qdn.* and cf/ (docs/production.md); never edit it.
+infra: venv
+	$(PY) -m infra.render
+
+infra-lint: venv
+	$(PY) -m infra.render --check
+	$(VENV)/bin/cfn-lint infra/quickdumpnow.yaml
 
 up: venv
 	$(PY) -m localaws up
