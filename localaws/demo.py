@@ -12,6 +12,7 @@ leaves the stack running so the URL can be opened; ``make down`` stops it.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import shutil
 import sys
@@ -20,7 +21,9 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
+
+import pluggy
 
 from localaws import stack
 from localaws.airflow_local import airflow_settings, release_variables, task_result
@@ -37,13 +40,27 @@ AIRFLOW_LOG = STATE_DIR / "demo-airflow.log"
 FAILED_TAIL_LINES = 30
 # Short enough for a rehearsal, long enough to see the invalidation go InProgress -> Completed.
 DEMO_INVALIDATION_DELAY = 3.0
+# A verification check's notes are cut to this on the console (a terminal line); the report in the
+# bucket has them whole.
+NOTE_CHARS = 100
+# Airflow's listener marker (airflow.listeners.hookimpl is this same marker), taken from pluggy so
+# that importing the demo does not import Airflow before _configure_airflow has pointed it home.
+hookimpl = pluggy.HookimplMarker("airflow")
 # The deterministic change the demo stages: the same text every time, so a second demo on the
 # same stack stages the same build and the release writes nothing.
 DEMO_NOTICE = "release rehearsal: booking and dashboard pages refreshed"
 
 
+# The terminal, while main() has pointed fds 1 and 2 at AIRFLOW_LOG; None outside main().
+_console_fd: int | None = None
+
+
 def _say(text: str) -> None:
-    print(text, flush=True)
+    """A line for the operator: on the terminal, whatever Airflow has done to stdout."""
+    if _console_fd is None:
+        print(text, flush=True)
+    else:
+        os.write(_console_fd, (text + "\n").encode())
 
 
 def _ensure_stack() -> stack.RunningStack:
@@ -103,13 +120,28 @@ def _configure_airflow(cfg: stack.StackConfig) -> None:
     os.environ.update(release_variables(cfg))
 
 
+@functools.cache
+def _log_stream(path: Path) -> TextIO:
+    """One text stream on ``path`` for the life of the process, never closed.
+
+    Airflow configures structlog on first import with whatever ``sys.stdout`` is then (this
+    stream) and keeps writing to it, even in the next DAG run of the same process: closing it
+    would turn that run's first log line into "I/O operation on closed file".
+    """
+    return path.open("a", buffering=1)
+
+
 @contextlib.contextmanager
-def _airflow_output_to_file() -> Iterator[None]:
-    """Send everything written to this process's stdout and stderr meanwhile to AIRFLOW_LOG.
+def _only_the_demo_on_the_console() -> Iterator[None]:
+    """Send everything written to this process's stdout and stderr meanwhile to AIRFLOW_LOG;
+    ``_say`` alone reaches the terminal.
 
     Airflow's loggers and structlog hold their own references to the streams, so the file
-    descriptors themselves are swapped: whatever Airflow writes lands in the file, not the console.
+    descriptors themselves are swapped: whatever Airflow (or a library logging once Airflow has
+    configured logging) writes lands in the file. The descriptors come back before an exception
+    leaves, so its traceback reaches the terminal.
     """
+    global _console_fd
     sys.stdout.flush()
     sys.stderr.flush()
     saved = os.dup(1), os.dup(2)
@@ -117,13 +149,14 @@ def _airflow_output_to_file() -> Iterator[None]:
     with AIRFLOW_LOG.open("ab") as log_file:
         os.dup2(log_file.fileno(), 1)
         os.dup2(log_file.fileno(), 2)
+    _console_fd = saved[0]
     # Writers that look sys.stdout up on each write (structlog's) follow these objects instead.
-    text = AIRFLOW_LOG.open("a", buffering=1)
+    text = _log_stream(AIRFLOW_LOG)
     try:
         with contextlib.redirect_stdout(text), contextlib.redirect_stderr(text):
             yield
     finally:
-        text.close()
+        _console_fd = None
         sys.stdout.flush()
         sys.stderr.flush()
         for fd, copy in zip((1, 2), saved, strict=True):
@@ -131,8 +164,51 @@ def _airflow_output_to_file() -> Iterator[None]:
             os.close(copy)
 
 
+class _TaskLines:
+    """An Airflow listener that prints one console line per task the moment it finishes.
+
+    ``dag.test`` runs each task in this process and calls the task-runner listeners as it
+    finishes it, so the console follows the release task by task instead of after the run.
+    """
+
+    def __init__(self) -> None:
+        self.printed: set[str] = set()
+
+    @hookimpl
+    def on_task_instance_success(self, previous_state: Any, task_instance: Any) -> None:
+        self._finished(task_instance, "success")
+
+    @hookimpl
+    def on_task_instance_failed(self, previous_state: Any, task_instance: Any, error: Any) -> None:
+        # Called for a try that will be retried as well: its state says which.
+        retried = str(getattr(task_instance, "state", "")) == "up_for_retry"
+        self._finished(task_instance, "up_for_retry" if retried else "failed")
+
+    def _finished(self, ti: Any, state: str) -> None:
+        value = ti.xcom_pull(task_ids=ti.task_id) if state == "success" else None
+        _say(task_line(ti.task_id, state, value))
+        self.printed.add(ti.task_id)
+        if state != "success":
+            sys.stdout.flush()
+            sys.stderr.flush()
+            for line in _log_tail(ti.task_id):
+                _say(f"    | {line}")
+
+
+def task_line(task_id: str, state: str, value: Any) -> str:
+    """The console line of one finished task: its id, its state and what it did."""
+    return f"  {task_id:<17} {state:<8} {_summarise(task_id, value)}".rstrip()
+
+
 def _run_dag(dag_id: str, conf: dict[str, Any]) -> Any:
-    with _airflow_output_to_file():
+    """Run ``dag_id`` with ``conf``; tasks' lines reach the console as they finish, then the
+    tasks that never ran (upstream failed, skipped) get theirs."""
+    from airflow.sdk.listener import get_listener_manager
+
+    lines = _TaskLines()
+    listeners = get_listener_manager()
+    listeners.add_listener(lines)
+    try:
         from airflow.dag_processing.dagbag import DagBag
         from airflow.utils import db
 
@@ -141,7 +217,13 @@ def _run_dag(dag_id: str, conf: dict[str, Any]) -> Any:
         bag = DagBag(dag_folder=str(REPO_ROOT / "dags"))
         if bag.import_errors:
             raise SystemExit(f"DAG import errors: {bag.import_errors}")
-        return bag.get_dag(dag_id).test(run_conf=conf)
+        dag_run = bag.get_dag(dag_id).test(run_conf=conf)
+    finally:
+        listeners.pm.unregister(lines)
+    for ti in sorted(dag_run.get_task_instances(), key=lambda t: t.task_id):
+        if ti.task_id not in lines.printed:
+            _say(task_line(ti.task_id, str(ti.state), None))
+    return dag_run
 
 
 def _log_tail(task_id: str) -> list[str]:
@@ -155,6 +237,11 @@ def _log_tail(task_id: str) -> list[str]:
 
 
 def main() -> int:
+    with _only_the_demo_on_the_console():
+        return _demo()
+
+
+def _demo() -> int:
     running = _ensure_stack()
     try:
         return _rehearse(running.config)
@@ -188,17 +275,9 @@ def _rehearse(cfg: stack.StackConfig) -> int:
     conf = release_conf(seed_job())
     _say(f"running qdn_release as a DAG run (Airflow's own log: {AIRFLOW_LOG}) ...")
     dag_run = _run_dag("qdn_release", conf)
-
-    _say("")
-    _say(f"qdn_release run {dag_run.run_id}: {dag_run.state}")
     tis = dag_run.get_task_instances()
-    results = {}
-    for ti in sorted(tis, key=lambda t: t.end_date or t.start_date or dag_run.start_date):
-        value = results[ti.task_id] = task_result(dag_run, ti.task_id)
-        _say(f"  {ti.task_id:<17} {ti.state!s:<8} {_summarise(ti.task_id, value)}")
-        if str(ti.state) == "failed":
-            for line in _log_tail(ti.task_id):
-                _say(f"    | {line}")
+    results = {ti.task_id: task_result(dag_run, ti.task_id) for ti in tis}
+    _say(f"qdn_release run {dag_run.run_id}: {dag_run.state}")
     if str(dag_run.state) == "success":
         _say(_changes(results))
 
@@ -221,9 +300,6 @@ def _verify() -> bool:
     _say("running qdn_nightly_verify (a deployment runs it on the release's Asset event) ...")
     dag_run = _run_dag("qdn_nightly_verify", {})
     report = task_result(dag_run, "report") or {}
-    for ti in sorted(dag_run.get_task_instances(), key=lambda t: t.task_id):
-        if ti.task_id != "report":
-            _say(f"  {ti.task_id:<17} {ti.state!s}")
     _say(f"qdn_nightly_verify run {dag_run.run_id}: {dag_run.state}")
     _say(report.get("summary") or "the report task failed: read the run's report in the bucket")
     if report.get("report"):
@@ -276,9 +352,16 @@ def _summarise(task_id: str, value: Any) -> str:
         return f"job {', '.join(value.get('job_ids', [])) or 'none'} {created}"
     if task_id == "invalidate":
         ids = [i["invalidation_id"] for i in value.get("invalidations", [])]
+        if not ids:
+            return "nothing to invalidate"
         return f"{len(value.get('paths', []))} path(s) on {len(ids)} distribution(s) {ids}"
     if task_id == "smoke_check":
         return f"build {value.get('build_id')} live, job {value.get('job_id')} tracked"
+    if task_id == "report":
+        return str(value.get("summary", ""))
+    if "passed" in value and "notes" in value:  # a verification check's verdict (qdn.verify)
+        notes = "; ".join(value["notes"]) or "nothing to note"
+        return notes if len(notes) <= NOTE_CHARS else notes[: NOTE_CHARS - 1] + "…"
     return ""
 
 
