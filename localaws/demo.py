@@ -2,11 +2,12 @@
 
 Starts the stack (or reuses a running one), bootstraps it, warms both edges with the current site,
 stages a changed build, runs ``qdn_release`` as a real Airflow DAG run with the seed's job (Mark,
-Soderblom Ave, $600, ready for pickup), prints one line per task, what the release changed (a
-second demo changes nothing and says so) and the tracking URL, then runs ``qdn_nightly_verify``
-as the release's Asset would, and exits 0 only if the smoke check and every verification check
-passed. Airflow's own log goes to ``.stack/demo-airflow.log``, not the console. ``KEEP=1``
-leaves the stack running so the URL can be opened; ``make down`` stops it.
+Soderblom Ave, $600, ready for pickup), prints one line per task as it finishes, what the release
+changed (a second demo changes nothing and says so) and the tracking URL, then runs
+``qdn_nightly_verify`` as the release's Asset would, and exits 0 only if the smoke check and every
+verification check passed. Everything else the process writes (Airflow's own log) goes to
+``.stack/demo-airflow.log``, not the console. ``KEEP=1`` leaves the stack running so the URL can
+be opened; ``make down`` stops it.
 """
 
 from __future__ import annotations
