@@ -1,10 +1,11 @@
 """Read ``infra/quickdumpnow.yaml`` into plain Python, CloudFormation's short tags included.
 
-The template is the one description of the production account; the Lambda packager reads the
-runtime and architecture from it and the tests compare it with ``qdn.config``, ``qdn.iam`` and the
-local bootstrap. PyYAML refuses ``!Ref`` and friends, so each short tag becomes the long form
-CloudFormation itself expands it to (``!Ref X`` is ``{"Ref": "X"}``, ``!GetAtt A.B`` is
-``{"Fn::GetAtt": ["A", "B"]}``, ``!Sub s`` is ``{"Fn::Sub": s}``, ...).
+The template is the one description of the production account, rendered from ``qdn`` and ``cf/``
+by ``python -m infra.render``; the Lambda packager reads the runtime and architecture from it and
+the tests compare it with ``qdn.config``, ``qdn.iam`` and the local bootstrap. PyYAML refuses
+``!Ref`` and friends, so each short tag becomes the long form CloudFormation itself expands it
+to (``!Ref X`` is ``{"Ref": "X"}``, ``!GetAtt A.B`` is ``{"Fn::GetAtt": ["A", "B"]}``, ``!Sub s``
+is ``{"Fn::Sub": s}``, ...).
 """
 
 from __future__ import annotations

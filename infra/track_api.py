@@ -22,9 +22,9 @@ URL = "TrackApiUrl"
 RUNTIME = "python3.11"
 ARCHITECTURE = "x86_64"
 HANDLER = "qdn_api.app.handler"
-# Every S3 call the API makes is bounded by its client's timeouts and attempts; a booking makes
-# two such calls (the lookup and the conditional put), so two full rounds plus a second for the
-# cold start's imports. The Lambda stops anything past it, which the function URL answers 502.
+# Every S3 call the API makes is bounded by its client's timeouts and attempts; a cold track
+# lookup makes two in sequence (the token's lookup, then the record), so both in full plus a
+# second for the cold start's imports. The Lambda stops anything past it (the URL answers 502).
 TIMEOUT_SECONDS = math.ceil(2 * ATTEMPTS * (CONNECT_TIMEOUT + READ_TIMEOUT)) + 1
 # Half a CPU's share: botocore's import dominates the cold start and runs faster with more
 # memory; the handlers themselves need a few tens of MB.

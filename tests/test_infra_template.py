@@ -188,6 +188,8 @@ def test_each_distribution_matches_the_bootstrap(
 
 
 def test_monitoring_matches_the_bootstrap(bootstrapped: Any, template: dict[str, Any]) -> None:
+    """Topic, audit log group, filters and every alarm; the rehearsal's SQS subscriber is its
+    stand-in for the template's AlertEmail subscription, so it has no counterpart."""
     (topic,) = of_type(template, "AWS::SNS::Topic").values()
     topics = bootstrapped.client("sns").list_topics()["Topics"]
     (topic_arn,) = [
