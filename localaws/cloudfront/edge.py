@@ -19,9 +19,10 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
-from localaws.cloudfront import policies, viewer
+from localaws.cloudfront import origin_choice, policies, viewer
 from localaws.cloudfront.accesslog import AccessLog
 from localaws.cloudfront.cache import CachedResponse
+from localaws.cloudfront.function_output import query_entries
 from localaws.cloudfront.origins import (
     LambdaUrlOrigin,
     OriginResponse,
@@ -161,6 +162,7 @@ class Edge:
             )
 
         function = "none"
+        chosen: dict[str, Any] | None = None  # the origin the function picked, if it did
         arn = next(
             (
                 a["FunctionARN"]
@@ -183,7 +185,16 @@ class Edge:
                 request_id=request_id,
             )
             # The function's store as this edge reads it: as it was --kvs-propagation-delay ago.
-            run = self._run(live.code.decode("utf-8", errors="replace"), event, kvs=live.kvs)
+            run = self._run(
+                live.code.decode("utf-8", errors="replace"),
+                event,
+                kvs=live.kvs,
+                runtime=live.runtime,
+            )
+            if run.error is None and run.origin is not None:
+                origin_problem = origin_choice.problem(view.config, run.origin)
+                if origin_problem is not None:
+                    run = replace(run, output=None, error=origin_problem)
             if run.error is not None or run.output is None:
                 log.warning("function %s failed on %s: %s", live.name, req.method, run.error)
                 return _edge_error(
@@ -199,7 +210,12 @@ class Edge:
                 return EdgeResult(
                     out.status, out.headers, out.body, "FunctionGeneratedResponse", "response"
                 )
-            req = viewer.apply_request(req, run.output["request"])
+            returned = run.output["request"]
+            query = returned.get("querystring")
+            if isinstance(query, str):  # AWS accepts the query string as text too
+                returned = {**returned, "querystring": query_entries(query)}
+            req = viewer.apply_request(req, returned)
+            chosen = run.origin
             function = "ok"
 
         policy = policies.cache_policy(behaviour)
@@ -219,7 +235,7 @@ class Edge:
                 )
             started = cache.begin_fetch()
 
-        origin_resp = self._fetch(view, behaviour, req)
+        origin_resp = self._fetch_chosen(view, behaviour, req, chosen)
         label = "Error" if origin_resp.status >= 400 else "Miss"
         if cacheable:
             ttl = policies.ttl_for(
@@ -246,12 +262,34 @@ class Edge:
             origin_resp.status, origin_resp.headers, origin_resp.body, label, function
         )
 
-    def _fetch(
-        self, view: EdgeView, behaviour: dict[str, Any], req: viewer.ViewerRequest
+    def _fetch_chosen(
+        self,
+        view: EdgeView,
+        behaviour: dict[str, Any],
+        req: viewer.ViewerRequest,
+        chosen: dict[str, Any] | None,
     ) -> OriginResponse:
-        origin = next(
-            o for o in view.config["Origins"]["Items"] if o["Id"] == behaviour["TargetOriginId"]
-        )
+        """Fetch from the behaviour's origin, or from what the function chose (another origin,
+        changed settings, or a group that fails over on the statuses it names)."""
+        plan = origin_choice.plan(view.config, behaviour["TargetOriginId"], chosen)
+        response = self._fetch(view, behaviour, req, plan.primary)
+        if plan.secondary is not None and response.status in plan.failover_statuses:
+            log.info(
+                "origin group: %s answered %d, failing over to %s",
+                plan.primary["Id"],
+                response.status,
+                plan.secondary["Id"],
+            )
+            response = self._fetch(view, behaviour, req, plan.secondary)
+        return response
+
+    def _fetch(
+        self,
+        view: EdgeView,
+        behaviour: dict[str, Any],
+        req: viewer.ViewerRequest,
+        origin: dict[str, Any],
+    ) -> OriginResponse:
         domain = origin["DomainName"]
         bucket = s3_bucket(domain)
         if bucket is not None:
@@ -270,6 +308,7 @@ class Edge:
             if behaviour.get("OriginRequestPolicyId") == policies.ALL_VIEWER_EXCEPT_HOST_HEADER:
                 forwarded = [(k, v) for k, v in forwarded if k != "host"] + [("host", domain)]
             forwarded.append(("x-forwarded-for", req.ip))
+            forwarded += origin_choice.custom_headers(origin)
             return self._api.fetch(replace(req, headers=forwarded), domain)
         return OriginResponse(
             502,

@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from localaws.cloudfront import ids, runtime
+from localaws.cloudfront import ids, runtime, runtime_builtins
 from localaws.cloudfront.errors import (
     CloudFrontError,
     check_if_match,
@@ -33,9 +33,9 @@ from localaws.cloudfront.paging import list_page
 DEVELOPMENT = "DEVELOPMENT"
 LIVE = "LIVE"
 STAGES = (DEVELOPMENT, LIVE)
-RUNTIMES = ("cloudfront-js-1.0", "cloudfront-js-2.0")
+RUNTIMES = runtime_builtins.RUNTIMES
 # Only this runtime reads key value stores.
-KVS_RUNTIME = "cloudfront-js-2.0"
+KVS_RUNTIME = runtime_builtins.RUNTIME_2
 # AWS associates at most one key value store with a function.
 MAX_KVS_ASSOCIATIONS = 1
 _NAME = re.compile(r"[a-zA-Z0-9_-]{1,64}\Z")  # AWS's FunctionName pattern
@@ -305,21 +305,28 @@ class FunctionStore:
         event = _read_event(p["EventObject"])
         kvs = store_view(copy.kvs_arns[0]) if copy.kvs_arns else None
         try:
-            outcome = run(copy.code.decode("utf-8", errors="replace"), event, kvs=kvs)
+            outcome = run(
+                copy.code.decode("utf-8", errors="replace"), event, kvs=kvs, runtime=copy.runtime
+            )
         except Exception as exc:  # the engine itself broke, not the function: AWS's 500
             raise CloudFrontError(
                 "TestFunctionFailed", f"The function could not be run: {exc}"
             ) from exc
-        result: dict[str, Any] = {
-            "FunctionSummary": self.summary(fn, stage),
-            "ComputeUtilization": str(outcome.compute_utilization),
-            "FunctionExecutionLogs": list(outcome.logs),
+        # AWS sends every field, the one that does not apply as an empty string. An origin the
+        # function chose is not shown: AWS's test does not check origin modification either.
+        return {
+            "TestResult": {
+                "FunctionSummary": self.summary(fn, stage),
+                "ComputeUtilization": str(outcome.compute_utilization),
+                "FunctionExecutionLogs": list(outcome.logs),
+                "FunctionErrorMessage": outcome.error or "",
+                "FunctionOutput": (
+                    json.dumps(outcome.output, separators=(",", ":"))
+                    if outcome.output is not None
+                    else ""
+                ),
+            }
         }
-        if outcome.error is not None:
-            result["FunctionErrorMessage"] = outcome.error
-        if outcome.output is not None:
-            result["FunctionOutput"] = json.dumps(outcome.output, separators=(",", ":"))
-        return {"TestResult": result}
 
 
 def _stage_copy(code: bytes, config: _Config, now: datetime) -> StageCopy:

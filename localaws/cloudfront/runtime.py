@@ -55,7 +55,6 @@ import concurrent.futures
 import hashlib
 import json
 import math
-import re
 import threading
 import time
 from collections import OrderedDict
@@ -65,6 +64,19 @@ from datetime import datetime
 from typing import Any, Protocol
 
 import quickjs
+
+from localaws.cloudfront.function_output import normalize_output
+from localaws.cloudfront.runtime_builtins import (
+    MODULES,
+    RUNTIME_2,
+    builtins_for,
+    check_runtime,
+    install_script,
+)
+from localaws.cloudfront.runtime_imports import rewrite_imports
+
+# What a caller that does not say gets: the runtime AWS recommends (and the only one with modules).
+DEFAULT_RUNTIME = RUNTIME_2
 
 # CloudFront refuses function code over 10 KB (CreateFunction/UpdateFunction); so do we.
 MAX_CODE_BYTES = 10 * 1024
@@ -107,6 +119,10 @@ class FunctionRun:
     error: str | None  # message if the handler threw, the code does not compile or output is bad
     logs: list[str]  # console.log lines
     compute_utilization: int  # 0-100
+    # What the function asked of the origin through the cloudfront module's helpers:
+    # {"originId": id | None, "group": {originIds, statusCodes, selectionCriteria} | None,
+    #  "update": {domainName, originPath, customHeaders, ...}}; None when it asked nothing.
+    origin: dict | None = None
 
 
 @dataclass(frozen=True)
@@ -129,26 +145,38 @@ class FunctionRunner(Protocol):
     """What TestFunction and the edge call: :func:`run_function` or a stand-in for it."""
 
     def __call__(
-        self, code: str, event: dict, *, kvs: KvsView | Mapping[str, str] | None = None
+        self,
+        code: str,
+        event: dict,
+        *,
+        kvs: KvsView | Mapping[str, str] | None = None,
+        runtime: str = DEFAULT_RUNTIME,
     ) -> FunctionRun: ...
 
 
 def run_function(
-    code: str, event: dict, *, kvs: KvsView | Mapping[str, str] | None = None
+    code: str,
+    event: dict,
+    *,
+    kvs: KvsView | Mapping[str, str] | None = None,
+    runtime: str = DEFAULT_RUNTIME,
 ) -> FunctionRun:
-    """Run ``handler(event)`` of a cloudfront-js-2.0 function and return what it did.
+    """Run ``handler(event)`` of a function in ``runtime`` and return what it did.
 
     ``kvs`` is the function's associated key value store as this run sees it (a bare mapping is a
-    readable store of those items); None: the function has no association.
+    readable store of those items); None: the function has no association. ``runtime`` is the
+    function's ``FunctionConfig.Runtime``: it decides which built-ins exist.
     """
+    check_runtime(runtime)
     event_json = json.dumps(event)
     view = kvs if kvs is None or isinstance(kvs, KvsView) else KvsView(kvs)
-    return _ENGINE.submit(_run_on_engine_thread, code, event_json, view).result()
+    return _ENGINE.submit(_run_on_engine_thread, code, event_json, view, runtime).result()
 
 
-def check_code(code: str) -> str | None:
+def check_code(code: str, runtime: str = DEFAULT_RUNTIME) -> str | None:
     """Return why ``code`` cannot be a function (size, syntax, no handler), or None if it can."""
-    return _ENGINE.submit(_check_on_engine_thread, code).result()
+    check_runtime(runtime)
+    return _ENGINE.submit(_check_on_engine_thread, code, runtime).result()
 
 
 # --- engine thread ------------------------------------------------------------------------------
@@ -160,10 +188,16 @@ _CACHE_LOCK = threading.Lock()  # the cache is only touched on the engine thread
 # Installed once per context before the function code is compiled. It removes what the runtime
 # does not offer, adds console.log, freezes the built-ins and exposes the run/settle entry points.
 # Everything it keeps lives in closures, so the function code cannot reach it.
-_PRELUDE = r"""
+_PRELUDE_HEAD = r"""
 (function (global) {
   'use strict';
   var MAX_LOG_LINES = %(max_log_lines)d;
+  var RUNTIME = %(runtime)s;
+  var MODULE_NAMES = %(module_names)s;  // what this runtime documents
+  var modules = {};  // what this context loaded: the built-in fragments register here
+  var runHooks = [];  // reset per-run state of the fragments
+  // A global a fragment provides (Buffer): frozen and made read-only with the built-ins below.
+  function defineGlobal(name, value) { global[name] = value; }
   var logs = [];
   var settled = null;
   var factory = null;
@@ -171,7 +205,7 @@ _PRELUDE = r"""
   var refusals = [];
   function refuse(what) {
     return function () {
-      var e = new EvalError(what + ' is not allowed in cloudfront-js-2.0');
+      var e = new EvalError(what + ' is not allowed in ' + RUNTIME);
       refusals.push(e);
       throw e;
     };
@@ -201,7 +235,7 @@ _PRELUDE = r"""
     }
   }
   function finish(ok, value) {
-    var out = {ok: ok, logs: logs};
+    var out = {ok: ok, logs: logs, origin: originChange};
     if (ok) {
       try {
         out.value = JSON.stringify(value === undefined ? null : value);
@@ -235,10 +269,22 @@ _PRELUDE = r"""
   });
   delete global.__date_clock;
   global.console = {log: log, info: log, warn: log, error: log, debug: log};
-  global.require = function (name) {
-    throw new Error("Cannot find module '" + name + "': modules are not available here");
-  };
+  function loadModule(name, Kind) {
+    name = String(name);
+    if (Object.prototype.hasOwnProperty.call(modules, name)) return modules[name];
+    if (MODULE_NAMES.indexOf(name) !== -1) {
+      throw new Kind("The module '" + name + "' is only loaded for code that names it as a " +
+                     "string literal, as in require('" + name + "')");
+    }
+    throw new Kind("Cannot find module '" + name + "': " + RUNTIME + ' offers ' +
+                   MODULE_NAMES.join(', '));
+  }
+  global.require = function (name) { return loadModule(name, Error); };
+  // What an import statement becomes (see runtime_imports); an unknown module fails the load.
+  function importModule(name) { return loadModule(name, SyntaxError); }
+"""
 
+_PRELUDE_TAIL = r"""
   // Freeze every built-in reachable from the global object, then make the global names
   // themselves read-only: one request must not change what the next one runs against.
   var seen = [];
@@ -267,7 +313,7 @@ _PRELUDE = r"""
   freeze(Object.getPrototypeOf(async function* () {}));
   var baselineSet = {};
   for (var b = 0; b < baseline.length; b++) baselineSet[baseline[b]] = true;
-  var nameList = ['__qdn_install', '__qdn_run', '__qdn_settle', '__qdn_clean', '__qdn_cf',
+  var nameList = ['__qdn_install', '__qdn_run', '__qdn_settle', '__qdn_clean', '__qdn_import',
                   '__qdn_kvs_wanted', '__qdn_kvs_answer'];
   for (var n = 0; n < nameList.length; n++) baselineSet[nameList[n]] = true;
 
@@ -280,6 +326,8 @@ _PRELUDE = r"""
     settled = null;
     kvsStore = store;
     kvsQueue = [];
+    originChange = null;
+    for (var h = 0; h < runHooks.length; h++) runHooks[h]();
     var result;
     try {
       var handler = factory();
@@ -356,8 +404,90 @@ _PRELUDE = r"""
                         'function');
       }
       return kvsHandle;
+    },
+    updateRequestOrigin: function (params) {
+      var update = originParams(params, 'updateRequestOrigin');
+      var change = originChange || {originId: null, group: null, update: {}};
+      for (var key in update) change.update[key] = update[key];
+      originChange = change;
+    },
+    selectRequestOriginById: function (originId, params) {
+      if (typeof originId !== 'string' || originId === '') {
+        throw new TypeError('selectRequestOriginById: the origin id must be a non-empty ' +
+                            'string (an origin Id of the distribution), not ' + fmt(originId));
+      }
+      originChange = {originId: originId, group: null,
+                      update: params === undefined ? {} :
+                        originParams(params, 'selectRequestOriginById')};
+    },
+    createRequestOriginGroup: function (params) {
+      if (params === null || typeof params !== 'object') {
+        throw new TypeError('createRequestOriginGroup takes {originIds: [primary, secondary], ' +
+                            'failoverCriteria: {statusCodes: [...]}}, not ' + fmt(params));
+      }
+      var ids = params.originIds;
+      if (!Array.isArray(ids) || ids.length !== 2 ||
+          !ids.every(function (i) { return typeof i === 'string' && i !== ''; })) {
+        throw new TypeError('createRequestOriginGroup: originIds must be two origin ids ' +
+                            '(primary, then secondary), not ' + fmt(ids));
+      }
+      var codes = params.failoverCriteria && params.failoverCriteria.statusCodes;
+      if (!Array.isArray(codes) || codes.length === 0 || !codes.every(function (c) {
+        return typeof c === 'number' && c % 1 === 0 && c >= 400 && c <= 599;
+      })) {
+        throw new TypeError('createRequestOriginGroup: failoverCriteria.statusCodes must be a ' +
+                            'non-empty list of 4xx/5xx status codes, not ' + fmt(codes));
+      }
+      var selection = params.selectionCriteria === undefined ? 'default' : params.selectionCriteria;
+      if (ORIGIN_SELECTION.indexOf(selection) === -1) {
+        throw new TypeError('createRequestOriginGroup: selectionCriteria must be one of ' +
+                            ORIGIN_SELECTION.join(', ') + ', not ' + fmt(selection));
+      }
+      originChange = {originId: null, update: {},
+                      group: {originIds: ids.slice(), statusCodes: codes.slice(),
+                              selectionCriteria: selection}};
     }
   };
+  // What updateRequestOrigin (and selectRequestOriginById's second argument) may set, with the
+  // type each must have; AWS refuses anything else.
+  var ORIGIN_FIELDS = {
+    domainName: 'string', originPath: 'string', customHeaders: 'object',
+    connectionAttempts: 'number', originShield: 'object', originAccessControlConfig: 'object',
+    timeouts: 'object', customOriginConfig: 'object', hostHeader: 'string', sni: 'string',
+    allowedCertificateNames: 'object'
+  };
+  var ORIGIN_SELECTION = ['default', 'media-quality-based'];
+  var originChange = null;  // per run: what the function asked of the origin, for the edge
+  function originParams(params, where) {
+    if (params === null || typeof params !== 'object' || Array.isArray(params)) {
+      throw new TypeError(where + ' takes an object of origin settings, not ' + fmt(params));
+    }
+    var out = {};
+    for (var key in params) {
+      if (!Object.prototype.hasOwnProperty.call(ORIGIN_FIELDS, key)) {
+        throw new TypeError(where + ": unknown origin setting '" + key + "' (known: " +
+                            Object.keys(ORIGIN_FIELDS).join(', ') + ')');
+      }
+      if (typeof params[key] !== ORIGIN_FIELDS[key] || params[key] === null) {
+        throw new TypeError(where + ': ' + key + ' must be a ' + ORIGIN_FIELDS[key] + ', not ' +
+                            fmt(params[key]));
+      }
+      out[key] = params[key];
+    }
+    if (out.originPath !== undefined && out.originPath !== '' &&
+        (out.originPath.charAt(0) !== '/' || out.originPath.slice(-1) === '/')) {
+      throw new TypeError(where + ": originPath must start with '/' and not end with one, not " +
+                          fmt(out.originPath));
+    }
+    if (out.customHeaders !== undefined) {
+      for (var h in out.customHeaders) {
+        if (typeof out.customHeaders[h] !== 'string') {
+          throw new TypeError(where + ': customHeaders.' + h + ' must be a string');
+        }
+      }
+    }
+    return JSON.parse(JSON.stringify(out));
+  }
   freeze(kvsHandle);
   freeze(cf);
   // [op, key] of each read the function waits on, as JSON; null when there is none.
@@ -390,14 +520,16 @@ _PRELUDE = r"""
     }
   }
 
+  if (MODULE_NAMES.indexOf('cloudfront') !== -1) modules.cloudfront = cf;
   var entry = {__qdn_install: install, __qdn_run: run, __qdn_settle: settle, __qdn_clean: clean,
-               __qdn_cf: cf, __qdn_kvs_wanted: kvsWanted, __qdn_kvs_answer: kvsAnswer};
+               __qdn_import: importModule, __qdn_kvs_wanted: kvsWanted,
+               __qdn_kvs_answer: kvsAnswer};
   for (var name in entry) {
     Object.defineProperty(global, name, {value: entry[name], writable: false,
                                          configurable: false, enumerable: false});
   }
 })(globalThis);
-""" % {"max_log_lines": MAX_LOG_LINES}  # noqa: UP031 (the JS is full of braces)
+"""
 
 # The code becomes the body of a factory, opened on the same line as the code's first line so
 # error line numbers stay the author's. ``typeof`` keeps a missing handler from being a
@@ -405,12 +537,6 @@ _PRELUDE = r"""
 _FACTORY_HEAD = "__qdn_install(function () {"
 _FACTORY_TAIL = "\n;return typeof handler === 'function' ? handler : undefined;\n});"
 
-# The one module a cloudfront-js-2.0 function imports, as AWS documents it: ``import cf from
-# 'cloudfront';`` (either quotes; any binding name; the semicolon optional), at the start of a line.
-_CF_IMPORT = re.compile(
-    r"""^([ \t]*)import[ \t]+([A-Za-z_$][\w$]*)[ \t]+from[ \t]*(["'])cloudfront\3[ \t]*;?""",
-    re.MULTILINE,
-)
 # What ``run`` is told about the store: none, or one whose id cf.kvs(id) need not match.
 _NO_STORE = ""
 _ANY_STORE_ID = "*"
@@ -426,7 +552,7 @@ class _Compiled:
     clean: quickjs.Object
     kvs_wanted: quickjs.Object
     kvs_answer: quickjs.Object
-    uses_cf: bool  # imports 'cloudfront': only then can a run wait on the store
+    uses_cf: bool  # names 'cloudfront': only then can a run wait on the store
 
 
 def _new_context() -> quickjs.Context:
@@ -437,12 +563,15 @@ def _new_context() -> quickjs.Context:
     return context
 
 
-def _with_cf_module(code: str) -> str:
-    """The code with its ``import cf from 'cloudfront'`` made a reference to the prelude's frozen
-    ``cf`` (scripts cannot import); the line count is kept so error lines stay the author's."""
-    if "cloudfront" not in code:
-        return code
-    return _CF_IMPORT.sub(r"\1const \2 = __qdn_cf;", code)
+def _prelude(code: str, runtime: str) -> str:
+    """The prelude for this code: the runtime's rules plus the built-ins the code names."""
+    # %-formatting, not str.format: the JS is full of braces.
+    head = _PRELUDE_HEAD % {
+        "max_log_lines": MAX_LOG_LINES,
+        "runtime": json.dumps(runtime),
+        "module_names": json.dumps(list(MODULES[runtime])),
+    }
+    return head + install_script(builtins_for(code, runtime)) + _PRELUDE_TAIL
 
 
 def _kvs_answers(view: KvsView | None, wanted: str) -> str:
@@ -472,7 +601,7 @@ def _first_line(exc: BaseException) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
-def _probe(code: str) -> str | None:
+def _probe(prelude: str, script: str) -> str | None:
     """Why the code is not a loadable function, or None.
 
     It is checked as the script CloudFront runs (not as a function body, which would accept a
@@ -481,9 +610,9 @@ def _probe(code: str) -> str | None:
     and with it the context, out of the engine thread.
     """
     probe = _new_context()
-    probe.eval(_PRELUDE)
+    probe.eval(prelude)
     try:
-        probe.eval(code)
+        probe.eval(script)
         has_handler = probe.eval("typeof handler === 'function'")
     except quickjs.JSException as exc:
         return _first_line(exc)
@@ -492,16 +621,17 @@ def _probe(code: str) -> str | None:
     return None
 
 
-def _compile(code: str) -> _Compiled | str:
+def _compile(code: str, runtime: str) -> _Compiled | str:
     size = len(code.encode("utf-8"))
     if size > MAX_CODE_BYTES:
         return f"The function code is {size} bytes; CloudFront allows at most {MAX_CODE_BYTES}"
-    script = _with_cf_module(code)
-    problem = _probe(script)
+    script = rewrite_imports(code, runtime)
+    prelude = _prelude(code, runtime)
+    problem = _probe(prelude, script)
     if problem is not None:
         return problem
     context = _new_context()
-    context.eval(_PRELUDE)
+    context.eval(prelude)
     try:
         context.eval(_FACTORY_HEAD + script + _FACTORY_TAIL)
     except quickjs.JSException as exc:
@@ -513,23 +643,23 @@ def _compile(code: str) -> _Compiled | str:
         clean=context.get("__qdn_clean"),
         kvs_wanted=context.get("__qdn_kvs_wanted"),
         kvs_answer=context.get("__qdn_kvs_answer"),
-        uses_cf=script != code,
+        uses_cf="cloudfront" in code,
     )
 
 
-def _cache_key(code: str) -> str:
-    return hashlib.sha256(code.encode("utf-8")).hexdigest()
+def _cache_key(code: str, runtime: str) -> str:
+    return runtime + ":" + hashlib.sha256(code.encode("utf-8")).hexdigest()
 
 
-def _compiled_for(code: str) -> _Compiled | str:
+def _compiled_for(code: str, runtime: str) -> _Compiled | str:
     """The cached context for this code, compiling it on first use; or why it cannot load."""
-    key = _cache_key(code)
+    key = _cache_key(code, runtime)
     with _CACHE_LOCK:
         compiled = _CACHE.get(key)
         if compiled is not None:
             _CACHE.move_to_end(key)
             return compiled
-    compiled = _compile(code)
+    compiled = _compile(code, runtime)
     if isinstance(compiled, str):
         return compiled
     with _CACHE_LOCK:
@@ -539,14 +669,14 @@ def _compiled_for(code: str) -> _Compiled | str:
     return compiled
 
 
-def _check_on_engine_thread(code: str) -> str | None:
-    compiled = _compiled_for(code)
+def _check_on_engine_thread(code: str, runtime: str) -> str | None:
+    compiled = _compiled_for(code, runtime)
     return compiled if isinstance(compiled, str) else None
 
 
-def _discard(code: str) -> None:
+def _discard(code: str, runtime: str) -> None:
     with _CACHE_LOCK:
-        _CACHE.pop(_cache_key(code), None)
+        _CACHE.pop(_cache_key(code, runtime), None)
 
 
 def _utilization(cpu_ns: int) -> int:
@@ -554,8 +684,10 @@ def _utilization(cpu_ns: int) -> int:
     return max(1, min(100, math.ceil(cpu_ns * 100 / COMPUTE_BUDGET_NS)))
 
 
-def _run_on_engine_thread(code: str, event_json: str, kvs: KvsView | None) -> FunctionRun:
-    compiled = _compiled_for(code)
+def _run_on_engine_thread(
+    code: str, event_json: str, kvs: KvsView | None, runtime: str
+) -> FunctionRun:
+    compiled = _compiled_for(code, runtime)
     if isinstance(compiled, str):
         return FunctionRun(output=None, error=compiled, logs=[], compute_utilization=0)
 
@@ -578,11 +710,11 @@ def _run_on_engine_thread(code: str, event_json: str, kvs: KvsView | None) -> Fu
                 jobs += 1  # a read answered is a job: a function reading forever ends too
             raw = compiled.settle()
         if not compiled.clean():
-            _discard(code)
+            _discard(code, runtime)
     except (quickjs.JSException, quickjs.StackOverflow, MemoryError) as exc:
         # The engine itself stopped the code (time, memory, stack): start clean next time.
         cpu_ns = time.thread_time_ns() - started
-        _discard(code)
+        _discard(code, runtime)
         return FunctionRun(
             output=None,
             error=_first_line(exc),
@@ -596,91 +728,15 @@ def _run_on_engine_thread(code: str, event_json: str, kvs: KvsView | None) -> Fu
     utilization = _utilization(cpu_ns)
     if not result["ok"]:
         if str(result["error"]).startswith("InternalError: out of memory"):
-            _discard(code)
+            _discard(code, runtime)
         return FunctionRun(
             output=None, error=str(result["error"]), logs=logs, compute_utilization=utilization
         )
     output, problem = normalize_output(json.loads(result["value"]))
-    return FunctionRun(output=output, error=problem, logs=logs, compute_utilization=utilization)
-
-
-# --- output validation --------------------------------------------------------------------------
-
-
-def normalize_output(value: Any) -> tuple[dict | None, str | None]:
-    """Wrap a handler's return value as TestFunction's output, or say why CloudFront refuses it.
-
-    A request (it has ``uri``) continues to the origin, a response (it has ``statusCode``) is
-    answered at the edge; anything else is a validation error, as in AWS.
-    """
-    if not isinstance(value, dict):
-        return None, _invalid(f"the handler returned {_kind(value)}, not a request or response")
-    if "statusCode" in value:
-        problems = _response_problems(value)
-        key = "response"
-    elif "uri" in value:
-        problems = _request_problems(value)
-        key = "request"
-    else:
-        return None, _invalid("the returned object has neither uri (request) nor statusCode")
-    if problems:
-        return None, _invalid("; ".join(problems))
-    return {key: value}, None
-
-
-def _invalid(why: str) -> str:
-    return f"Validation error: {why}"
-
-
-def _kind(value: Any) -> str:
-    if value is None:
-        return "nothing"
-    return {bool: "a boolean", str: "a string", list: "an array"}.get(type(value), "a number")
-
-
-def _request_problems(request: dict) -> list[str]:
-    problems: list[str] = []
-    uri = request.get("uri")
-    if not isinstance(uri, str) or not uri.startswith("/"):
-        problems.append(f"request.uri must be a string starting with '/', got {uri!r}")
-    if "method" in request and not isinstance(request["method"], str):
-        problems.append("request.method must be a string")
-    for part in ("querystring", "headers", "cookies"):
-        if part in request:
-            problems.extend(_entries_problems(f"request.{part}", request[part]))
-    return problems
-
-
-def _response_problems(response: dict) -> list[str]:
-    problems: list[str] = []
-    status = response.get("statusCode")
-    if isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599:
-        problems.append(f"response.statusCode must be an integer 100-599, got {status!r}")
-    if "statusDescription" in response and not isinstance(response["statusDescription"], str):
-        problems.append("response.statusDescription must be a string")
-    for part in ("headers", "cookies"):
-        if part in response:
-            problems.extend(_entries_problems(f"response.{part}", response[part]))
-    if "body" in response and not isinstance(response["body"], (str, dict)):
-        problems.append("response.body must be a string or {data, encoding}")
-    return problems
-
-
-def _entries_problems(where: str, entries: Any) -> list[str]:
-    if not isinstance(entries, dict):
-        return [f"{where} must be an object"]
-    problems = []
-    for name, entry in entries.items():
-        if not _is_value(entry):
-            problems.append(f"{where}.{name} must be an object {{value: string}}, got {entry!r}")
-            continue
-        multi = entry.get("multiValue")
-        if multi is not None and (
-            not isinstance(multi, list) or not all(_is_value(item) for item in multi)
-        ):
-            problems.append(f"{where}.{name}.multiValue must be a list of {{value: string}}")
-    return problems
-
-
-def _is_value(entry: Any) -> bool:
-    return isinstance(entry, dict) and isinstance(entry.get("value"), str)
+    return FunctionRun(
+        output=output,
+        error=problem,
+        logs=logs,
+        compute_utilization=utilization,
+        origin=result.get("origin") if problem is None else None,
+    )

@@ -28,7 +28,7 @@ from localaws.cloudfront.functions import FunctionStore, StoredFunction
 from localaws.cloudfront.invalidations import InvalidationStore, StoredInvalidation
 from localaws.cloudfront.keyvaluestores import KeyValueStores, StoredKeyValueStore, read_import
 from localaws.cloudfront.kvsdata import DataPlane
-from localaws.cloudfront.runtime import FunctionRunner, KvsView, run_function
+from localaws.cloudfront.runtime import DEFAULT_RUNTIME, FunctionRunner, KvsView, run_function
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,7 @@ class LiveFunction:
     name: str
     code: bytes
     kvs: KvsView | None  # its key value store as the edges read it now; None: no association
+    runtime: str = DEFAULT_RUNTIME  # FunctionConfig.Runtime: which built-ins the code gets
 
 
 @dataclass(frozen=True)
@@ -256,7 +257,7 @@ class CloudFrontService:
                 if found is not None:
                     name, copy = found
                     kvs = self._edge_view_of(copy.kvs_arns[0]) if copy.kvs_arns else None
-                    live[arn] = LiveFunction(name, copy.code, kvs)
+                    live[arn] = LiveFunction(name, copy.code, kvs, copy.runtime)
             return EdgeView(dist.id, dist.domain_name, dist.config, live, self._caches[dist.id])
 
     # --- glue between the stores -----------------------------------------------------------------
