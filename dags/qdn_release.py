@@ -64,7 +64,11 @@ with DAG(
     tags=["quickdumpnow", "release"],
     default_args=default_args("qdn_release"),
     params={
-        "build_id": Param("", type="string", description="Build to make live; empty = LATEST"),
+        # Optional fields are nullable: the UI's form marks a plain "string" required and keeps
+        # its Trigger button disabled while it is empty.
+        "build_id": Param(
+            None, type=["null", "string"], description="Build to make live; empty = LATEST"
+        ),
         "promote": Param(True, type="boolean", description="Make the build live"),
         "dry_run": Param(False, type="boolean", description="Plan and log only; change nothing"),
         "distributions": Param(

@@ -51,9 +51,10 @@ with DAG(
     tags=["quickdumpnow", "release", "rollback"],
     default_args=default_args("qdn_rollback"),
     params={
+        # Nullable: the UI's form marks a plain "string" required (Trigger disabled while empty).
         "target": Param(
-            "",
-            type="string",
+            None,
+            type=["null", "string"],
             description="Empty: the previous release. Or a run id or build id that "
             "resolve_target lists from releases/HISTORY.json",
         ),
