@@ -287,11 +287,11 @@ _PRELUDE_HEAD = r"""
 _PRELUDE_TAIL = r"""
   // Freeze every built-in reachable from the global object, then make the global names
   // themselves read-only: one request must not change what the next one runs against.
-  var seen = [];
+  var seen = new Set();  // thousands of objects: a list's indexOf made this quadratic
   function freeze(o) {
     if ((typeof o !== 'object' && typeof o !== 'function') || o === null) return;
-    if (seen.indexOf(o) !== -1) return;
-    seen.push(o);
+    if (seen.has(o)) return;
+    seen.add(o);
     Object.freeze(o);
     var names = Object.getOwnPropertyNames(o);
     for (var j = 0; j < names.length; j++) {
@@ -555,10 +555,16 @@ class _Compiled:
     uses_cf: bool  # names 'cloudfront': only then can a run wait on the store
 
 
-def _new_context() -> quickjs.Context:
+def _new_context(prelude: str) -> quickjs.Context:
+    """A context with the prelude installed and the limits armed for the function's code.
+
+    The time limit is armed after the prelude: it is our code, bounded, and the limit counts the
+    whole process's CPU time, so on a busy machine it could stop the prelude half-way.
+    """
     context = quickjs.Context()
     context.set_memory_limit(MEMORY_LIMIT_BYTES)
     context.set_max_stack_size(MAX_STACK_BYTES)
+    context.eval(prelude)
     context.set_time_limit(TIME_LIMIT_SECONDS)
     return context
 
@@ -609,8 +615,7 @@ def _probe(prelude: str, script: str) -> str | None:
     level. Errors come back as text, never as exceptions: a traceback would carry this frame,
     and with it the context, out of the engine thread.
     """
-    probe = _new_context()
-    probe.eval(prelude)
+    probe = _new_context(prelude)
     try:
         probe.eval(script)
         has_handler = probe.eval("typeof handler === 'function'")
@@ -630,8 +635,7 @@ def _compile(code: str, runtime: str) -> _Compiled | str:
     problem = _probe(prelude, script)
     if problem is not None:
         return problem
-    context = _new_context()
-    context.eval(prelude)
+    context = _new_context(prelude)
     try:
         context.eval(_FACTORY_HEAD + script + _FACTORY_TAIL)
     except quickjs.JSException as exc:

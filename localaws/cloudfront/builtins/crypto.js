@@ -72,14 +72,13 @@
     }
     return out;
   }
-  function rotl(x, n) { return (x << n) | (x >>> (32 - n)); }
-  function rotr(x, n) { return (x >>> n) | (x << (32 - n)); }
-
+  // The compression loops inline their rotations: the engine is an interpreter, and a call per
+  // rotation doubled the cost of an HMAC.
   function md5(msg) {
     var m = padded(msg, 64, 8, true);
-    var h = [0x67452301, 0xefcdab89 | 0, 0x98badcfe | 0, 0x10325476];
+    var h0 = 0x67452301, h1 = 0xefcdab89 | 0, h2 = 0x98badcfe | 0, h3 = 0x10325476;
     for (var blk = 0; blk < m.length; blk += 16) {
-      var a = h[0], b = h[1], c = h[2], d = h[3];
+      var a = h0, b = h1, c = h2, d = h3;
       for (var i = 0; i < 64; i++) {
         var f, g, round = i >> 4;
         if (round === 0) { f = (b & c) | (~b & d); g = i; }
@@ -87,36 +86,43 @@
         else if (round === 2) { f = b ^ c ^ d; g = (3 * i + 5) & 15; }
         else { f = c ^ (b | ~d); g = (7 * i) & 15; }
         f = (f + a + MD5_T[i] + m[blk + g]) | 0;
+        var s = MD5_SHIFT[round * 4 + (i & 3)];
         a = d; d = c; c = b;
-        b = (b + rotl(f, MD5_SHIFT[round * 4 + (i & 3)])) | 0;
+        b = (b + ((f << s) | (f >>> (32 - s)))) | 0;
       }
-      h[0] = (h[0] + a) | 0; h[1] = (h[1] + b) | 0; h[2] = (h[2] + c) | 0; h[3] = (h[3] + d) | 0;
+      h0 = (h0 + a) | 0; h1 = (h1 + b) | 0; h2 = (h2 + c) | 0; h3 = (h3 + d) | 0;
     }
-    return wordsOut(h, true);
+    return wordsOut([h0, h1, h2, h3], true);
   }
 
   function sha1(msg) {
     var m = padded(msg, 64, 8, false);
-    var h = [0x67452301, 0xefcdab89 | 0, 0x98badcfe | 0, 0x10325476, 0xc3d2e1f0 | 0];
+    var h0 = 0x67452301, h1 = 0xefcdab89 | 0, h2 = 0x98badcfe | 0, h3 = 0x10325476,
+        h4 = 0xc3d2e1f0 | 0;
     var w = new Int32Array(80);
     for (var blk = 0; blk < m.length; blk += 16) {
       for (var t = 0; t < 80; t++) {
-        w[t] = t < 16 ? m[blk + t] : rotl(w[t - 3] ^ w[t - 8] ^ w[t - 14] ^ w[t - 16], 1);
+        if (t < 16) {
+          w[t] = m[blk + t];
+        } else {
+          var x = w[t - 3] ^ w[t - 8] ^ w[t - 14] ^ w[t - 16];
+          w[t] = (x << 1) | (x >>> 31);
+        }
       }
-      var a = h[0], b = h[1], c = h[2], d = h[3], e = h[4];
+      var a = h0, b = h1, c = h2, d = h3, e = h4;
       for (t = 0; t < 80; t++) {
         var f, k;
         if (t < 20) { f = (b & c) | (~b & d); k = 0x5a827999; }
         else if (t < 40) { f = b ^ c ^ d; k = 0x6ed9eba1; }
         else if (t < 60) { f = (b & c) | (b & d) | (c & d); k = 0x8f1bbcdc | 0; }
         else { f = b ^ c ^ d; k = 0xca62c1d6 | 0; }
-        var temp = (rotl(a, 5) + f + e + k + w[t]) | 0;
-        e = d; d = c; c = rotl(b, 30); b = a; a = temp;
+        var temp = (((a << 5) | (a >>> 27)) + f + e + k + w[t]) | 0;
+        e = d; d = c; c = (b << 30) | (b >>> 2); b = a; a = temp;
       }
-      h[0] = (h[0] + a) | 0; h[1] = (h[1] + b) | 0; h[2] = (h[2] + c) | 0;
-      h[3] = (h[3] + d) | 0; h[4] = (h[4] + e) | 0;
+      h0 = (h0 + a) | 0; h1 = (h1 + b) | 0; h2 = (h2 + c) | 0;
+      h3 = (h3 + d) | 0; h4 = (h4 + e) | 0;
     }
-    return wordsOut(h, false);
+    return wordsOut([h0, h1, h2, h3, h4], false);
   }
 
   function sha256(msg) {
@@ -129,19 +135,17 @@
           w[t] = m[blk + t];
         } else {
           var x = w[t - 15], y = w[t - 2];
-          var s0 = rotr(x, 7) ^ rotr(x, 18) ^ (x >>> 3);
-          var s1 = rotr(y, 17) ^ rotr(y, 19) ^ (y >>> 10);
+          var s0 = ((x >>> 7) | (x << 25)) ^ ((x >>> 18) | (x << 14)) ^ (x >>> 3);
+          var s1 = ((y >>> 17) | (y << 15)) ^ ((y >>> 19) | (y << 13)) ^ (y >>> 10);
           w[t] = (w[t - 16] + s0 + w[t - 7] + s1) | 0;
         }
       }
       var a = h[0], b = h[1], c = h[2], d = h[3], e = h[4], f = h[5], g = h[6], hh = h[7];
       for (t = 0; t < 64; t++) {
-        var S1 = rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25);
-        var ch = (e & f) ^ (~e & g);
-        var t1 = (hh + S1 + ch + K256[t] + w[t]) | 0;
-        var S0 = rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22);
-        var maj = (a & b) ^ (a & c) ^ (b & c);
-        var t2 = (S0 + maj) | 0;
+        var S1 = ((e >>> 6) | (e << 26)) ^ ((e >>> 11) | (e << 21)) ^ ((e >>> 25) | (e << 7));
+        var t1 = (hh + S1 + ((e & f) ^ (~e & g)) + K256[t] + w[t]) | 0;
+        var S0 = ((a >>> 2) | (a << 30)) ^ ((a >>> 13) | (a << 19)) ^ ((a >>> 22) | (a << 10));
+        var t2 = (S0 + ((a & b) ^ (a & c) ^ (b & c))) | 0;
         hh = g; g = f; f = e; e = (d + t1) | 0; d = c; c = b; b = a; a = (t1 + t2) | 0;
       }
       h[0] = (h[0] + a) | 0; h[1] = (h[1] + b) | 0; h[2] = (h[2] + c) | 0;
@@ -151,56 +155,75 @@
     return wordsOut(h, false);
   }
 
-  // SHA-512 on 64-bit words kept as [high, low] pairs of 32-bit numbers.
-  function rotr64(x, n) {
-    var hi = x[0], lo = x[1];
-    if (n >= 32) { var s = hi; hi = lo; lo = s; n -= 32; }
-    if (n === 0) return [hi, lo];
-    return [(hi >>> n) | (lo << (32 - n)), (lo >>> n) | (hi << (32 - n))];
-  }
-  function shr64(x, n) {  // n < 32
-    return [x[0] >>> n, (x[1] >>> n) | (x[0] << (32 - n))];
-  }
-  function xor64(a, b, c) { return [a[0] ^ b[0] ^ c[0], a[1] ^ b[1] ^ c[1]]; }
-  function add64() {  // any number of pairs, modulo 2^64
-    var hi = 0, lo = 0;
-    for (var i = 0; i < arguments.length; i++) {
-      hi += arguments[i][0] >>> 0;
-      lo += arguments[i][1] >>> 0;
-    }
-    hi += Math.floor(lo / 4294967296);
-    return [hi >>> 0, lo >>> 0];
-  }
+  // SHA-512 on 64-bit words held as high and low 32-bit halves (names ending h and l); a
+  // rotation right by n >= 32 swaps the halves and rotates by n - 32. Sums add the unsigned
+  // low halves exactly (a double holds them) and carry into the high half.
+  var K512H = new Int32Array(80), K512L = new Int32Array(80);
+  for (var ki = 0; ki < 80; ki++) { K512H[ki] = K512[ki][0]; K512L[ki] = K512[ki][1]; }
+  var CARRY = 4294967296;  // 2^32
   function sha512(msg) {
     var m = padded(msg, 128, 16, false);
-    var h = H512.map(function (x) { return x.slice(); });
-    var w = new Array(80);
+    var sh = new Int32Array(8), sl = new Int32Array(8);
+    for (var i = 0; i < 8; i++) { sh[i] = H512[i][0]; sl[i] = H512[i][1]; }
+    var wh = new Int32Array(80), wl = new Int32Array(80);
     for (var blk = 0; blk < m.length; blk += 32) {
-      for (var t = 0; t < 80; t++) {
-        if (t < 16) {
-          w[t] = [m[blk + 2 * t] >>> 0, m[blk + 2 * t + 1] >>> 0];
-        } else {
-          var s0 = xor64(rotr64(w[t - 15], 1), rotr64(w[t - 15], 8), shr64(w[t - 15], 7));
-          var s1 = xor64(rotr64(w[t - 2], 19), rotr64(w[t - 2], 61), shr64(w[t - 2], 6));
-          w[t] = add64(w[t - 16], s0, w[t - 7], s1);
-        }
-      }
-      var a = h[0], b = h[1], c = h[2], d = h[3], e = h[4], f = h[5], g = h[6], hh = h[7];
+      var t, xh, xl, lo;
       for (t = 0; t < 80; t++) {
-        var S1 = xor64(rotr64(e, 14), rotr64(e, 18), rotr64(e, 41));
-        var ch = [(e[0] & f[0]) ^ (~e[0] & g[0]), (e[1] & f[1]) ^ (~e[1] & g[1])];
-        var t1 = add64(hh, S1, ch, K512[t], w[t]);
-        var S0 = xor64(rotr64(a, 28), rotr64(a, 34), rotr64(a, 39));
-        var maj = [(a[0] & b[0]) ^ (a[0] & c[0]) ^ (b[0] & c[0]),
-                   (a[1] & b[1]) ^ (a[1] & c[1]) ^ (b[1] & c[1])];
-        var t2 = add64(S0, maj);
-        hh = g; g = f; f = e; e = add64(d, t1); d = c; c = b; b = a; a = add64(t1, t2);
+        if (t < 16) {
+          wh[t] = m[blk + 2 * t];
+          wl[t] = m[blk + 2 * t + 1];
+          continue;
+        }
+        xh = wh[t - 15]; xl = wl[t - 15];  // sigma0: rotr 1, rotr 8, shr 7
+        var s0h = ((xh >>> 1) | (xl << 31)) ^ ((xh >>> 8) | (xl << 24)) ^ (xh >>> 7);
+        var s0l = ((xl >>> 1) | (xh << 31)) ^ ((xl >>> 8) | (xh << 24)) ^
+                  ((xl >>> 7) | (xh << 25));
+        xh = wh[t - 2]; xl = wl[t - 2];  // sigma1: rotr 19, rotr 61, shr 6
+        var s1h = ((xh >>> 19) | (xl << 13)) ^ ((xl >>> 29) | (xh << 3)) ^ (xh >>> 6);
+        var s1l = ((xl >>> 19) | (xh << 13)) ^ ((xh >>> 29) | (xl << 3)) ^
+                  ((xl >>> 6) | (xh << 26));
+        lo = (wl[t - 16] >>> 0) + (s0l >>> 0) + (wl[t - 7] >>> 0) + (s1l >>> 0);
+        wh[t] = wh[t - 16] + s0h + wh[t - 7] + s1h + ((lo / CARRY) | 0);
+        wl[t] = lo;
       }
-      var vars = [a, b, c, d, e, f, g, hh];
-      for (var v = 0; v < 8; v++) h[v] = add64(h[v], vars[v]);
+      var ah = sh[0], al = sl[0], bh = sh[1], bl = sl[1], ch = sh[2], cl = sl[2];
+      var dh = sh[3], dl = sl[3], eh = sh[4], el = sl[4], fh = sh[5], fl = sl[5];
+      var gh = sh[6], gl = sl[6], hh = sh[7], hl = sl[7];
+      for (t = 0; t < 80; t++) {
+        // Sigma1(e): rotr 14, rotr 18, rotr 41
+        var S1h = ((eh >>> 14) | (el << 18)) ^ ((eh >>> 18) | (el << 14)) ^
+                  ((el >>> 9) | (eh << 23));
+        var S1l = ((el >>> 14) | (eh << 18)) ^ ((el >>> 18) | (eh << 14)) ^
+                  ((eh >>> 9) | (el << 23));
+        var chh = (eh & fh) ^ (~eh & gh), chl = (el & fl) ^ (~el & gl);
+        lo = (hl >>> 0) + (S1l >>> 0) + (chl >>> 0) + (K512L[t] >>> 0) + (wl[t] >>> 0);
+        var t1h = (hh + S1h + chh + K512H[t] + wh[t] + ((lo / CARRY) | 0)) | 0;
+        var t1l = lo | 0;
+        // Sigma0(a): rotr 28, rotr 34, rotr 39
+        var S0h = ((ah >>> 28) | (al << 4)) ^ ((al >>> 2) | (ah << 30)) ^
+                  ((al >>> 7) | (ah << 25));
+        var S0l = ((al >>> 28) | (ah << 4)) ^ ((ah >>> 2) | (al << 30)) ^
+                  ((ah >>> 7) | (al << 25));
+        var majh = (ah & bh) ^ (ah & ch) ^ (bh & ch), majl = (al & bl) ^ (al & cl) ^ (bl & cl);
+        lo = (S0l >>> 0) + (majl >>> 0);
+        var t2h = (S0h + majh + ((lo / CARRY) | 0)) | 0;
+        var t2l = lo | 0;
+        hh = gh; hl = gl; gh = fh; gl = fl; fh = eh; fl = el;
+        lo = (dl >>> 0) + (t1l >>> 0);
+        eh = (dh + t1h + ((lo / CARRY) | 0)) | 0; el = lo | 0;
+        dh = ch; dl = cl; ch = bh; cl = bl; bh = ah; bl = al;
+        lo = (t1l >>> 0) + (t2l >>> 0);
+        ah = (t1h + t2h + ((lo / CARRY) | 0)) | 0; al = lo | 0;
+      }
+      var vh = [ah, bh, ch, dh, eh, fh, gh, hh], vl = [al, bl, cl, dl, el, fl, gl, hl];
+      for (i = 0; i < 8; i++) {
+        lo = (sl[i] >>> 0) + (vl[i] >>> 0);
+        sh[i] = sh[i] + vh[i] + ((lo / CARRY) | 0);
+        sl[i] = lo;
+      }
     }
     var words = [];
-    for (var o = 0; o < 8; o++) words.push(h[o][0], h[o][1]);
+    for (i = 0; i < 8; i++) words.push(sh[i], sl[i]);
     return wordsOut(words, false);
   }
 

@@ -1,9 +1,16 @@
   // --- querystring: Node.js's parse and stringify, as both runtimes document them --------------
+  // Like Node.js: what decodes, decodes; a stray '%' or bad UTF-8 run stays as it is.
   function qsUnescape(text) {
     try {
       return decodeURIComponent(text);
     } catch (e) {
-      return text;  // a stray '%' stays as it is
+      return text.replace(/(%[0-9a-fA-F]{2})+/g, function (run) {
+        try {
+          return decodeURIComponent(run);
+        } catch (e2) {
+          return run;
+        }
+      });
     }
   }
   function qsValue(v) {
