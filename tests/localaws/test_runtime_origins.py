@@ -52,6 +52,13 @@ function handler(event) {
     case '/unknown-origin.html':
       cf.selectRequestOriginById('no-such-origin');
       break;
+    case '/plain.html':
+      if (request.querystring.sort) {
+        // AWS's "normalize query string" shape: the query returned as one string.
+        request.querystring = Object.keys(request.querystring).sort()
+          .map(k => k + '=' + request.querystring[k].value).join('&');
+      }
+      break;
   }
   return request;
 }
@@ -107,6 +114,10 @@ def test_select_request_origin_by_id_serves_from_that_origin(routed: Routed) -> 
 
 def test_without_a_helper_the_behaviour_s_origin_serves(routed: Routed) -> None:
     assert _body(routed, "/plain.html") == (200, "site:plain.html")
+
+
+def test_the_edge_takes_a_query_string_returned_as_text(routed: Routed) -> None:
+    assert _body(routed, "/plain.html?sort=1&b=2&a=1") == (200, "site:plain.html")
 
 
 def test_update_request_origin_reaches_a_domain_outside_the_distribution(routed: Routed) -> None:
