@@ -1,4 +1,4 @@
-"""The cloudfront-js-2.0 runtime, emulated in the embedded QuickJS engine.
+"""The cloudfront-js-1.0 and cloudfront-js-2.0 runtimes, emulated in the embedded QuickJS engine.
 
 The local CloudFront's TestFunction and its edge both call :func:`run_function`; the test suite and
 the benchmarks call it directly. It keeps the limits of the real runtime that a function author can
@@ -6,13 +6,20 @@ trip over, so a function that works here does not fail on first contact with AWS
 
 - the code must define ``handler``; it may be ``async`` (2.0 allows it) and is settled by running
   the engine's pending jobs;
-- no ``eval``, no ``Function`` constructor (nor the async/generator ones), no timers, network,
-  files or modules: the globals simply are not there, or throw when used;
+- no ``eval``, no ``Function`` constructor (nor the async/generator ones), no timers, network or
+  files: the globals simply are not there, or throw when used;
+- only the modules and built-ins AWS documents for the function's runtime (its
+  ``FunctionConfig.Runtime``, passed as ``runtime``): ``crypto`` and ``querystring`` in both,
+  the 1.0 byte strings (``String.bytesFrom``...) in 1.0 only, ``Buffer``, ``import`` and the
+  ``cloudfront`` module in 2.0 only. They are JS fragments (``builtins/``, chosen by
+  ``runtime_builtins``) installed in a context only when its code names them, so code that uses
+  none pays nothing; ``import`` statements become ``const`` bindings (``runtime_imports``);
 - code is at most 10 KB, as CloudFront refuses larger functions;
 - an infinite loop or runaway allocation errors out instead of hanging the edge;
-- what the handler returns is validated as CloudFront does (a "validation error" in AWS's
-  metrics): a query string, header or cookie entry must be ``{value: "..."}``, a response needs a
-  numeric ``statusCode``.
+- what the handler returns is validated and shaped as CloudFront reads it
+  (``function_output``): a "validation error" in AWS's metrics otherwise;
+- what the function asked of the origin (``cf.selectRequestOriginById`` and the other origin
+  helpers) comes back in ``FunctionRun.origin`` for the edge (``origin_choice``).
 
 Cost versus isolation: creating a QuickJS context and parsing a function costs about 300 µs, a
 handler call about 10 µs. Real CloudFront gives each request a clean slate. So each distinct code
@@ -36,17 +43,17 @@ garbage collection while the engine ran crashed the process before this rule.)
 
 Key value stores: a function reads its associated store the documented runtime-2.0 way, ``import
 cf from 'cloudfront'; const kvs = cf.kvs();`` then ``await kvs.get(key)`` (``{format: 'json'}``,
-``'string'`` or ``'bytes'``), ``await kvs.exists(key)`` and ``await kvs.meta()``. Scripts cannot
-import, so that one import line becomes, on the same line (error line numbers stay the author's), a
-reference to a frozen ``cf`` object the prelude installs; any other ``import`` stays the SyntaxError
-it is. The engine cannot call into Python while its time limit is armed, so reads work the way
-they are documented to, asynchronously: each read queues a request and returns a promise; when the
-function is left waiting (no pending job), the engine thread answers the queue from the store view
-of *this* run (``run_function(..., kvs=...)``, chosen by TestFunction or the edge) and the function
-resumes. A context is shared by every store its code runs with, so nothing of a store stays in it.
-A missing key makes ``get`` reject with an Error, as on AWS (the documented pattern is ``try {
-await kvs.get(k) } catch``); a store that cannot be read makes every read reject; ``cf.kvs()``
-without an association throws. Code that never imports ``cloudfront`` pays nothing for this.
+``'string'`` or ``'bytes'``), ``await kvs.exists(key)`` and ``await kvs.meta()``; ``cf`` is a
+frozen object the prelude installs as the ``cloudfront`` module. The engine cannot call into
+Python while its time limit is armed (which is also why the hashes are computed in JS), so reads
+work the way they are documented to, asynchronously: each read queues a request and returns a
+promise; when the function is left waiting (no pending job), the engine thread answers the queue
+from the store view of *this* run (``run_function(..., kvs=...)``, chosen by TestFunction or the
+edge) and the function resumes. A context is shared by every store its code runs with, so
+nothing of a store stays in it. A missing key makes ``get`` reject with an Error, as on AWS (the
+documented pattern is ``try { await kvs.get(k) } catch``); a store that cannot be read makes
+every read reject; ``cf.kvs()`` without an association throws. Code that never names
+``cloudfront`` pays nothing for this.
 """
 
 from __future__ import annotations
