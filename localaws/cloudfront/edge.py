@@ -22,7 +22,7 @@ from werkzeug.wrappers import Request, Response
 from localaws.cloudfront import origin_choice, policies, viewer
 from localaws.cloudfront.accesslog import AccessLog
 from localaws.cloudfront.cache import CachedResponse
-from localaws.cloudfront.function_output import query_entries
+from localaws.cloudfront.function_output import query_entries, set_cookie_headers
 from localaws.cloudfront.origins import (
     LambdaUrlOrigin,
     OriginResponse,
@@ -206,9 +206,11 @@ class Edge:
                     "error",
                 )
             if "response" in run.output:
-                out = viewer.generated_response(run.output["response"])
+                response = run.output["response"]
+                out = viewer.generated_response({**response, "cookies": {}})
+                headers = out.headers + set_cookie_headers(response.get("cookies"))
                 return EdgeResult(
-                    out.status, out.headers, out.body, "FunctionGeneratedResponse", "response"
+                    out.status, headers, out.body, "FunctionGeneratedResponse", "response"
                 )
             returned = run.output["request"]
             query = returned.get("querystring")

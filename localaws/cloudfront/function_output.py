@@ -64,6 +64,22 @@ def query_entries(querystring: dict | str) -> dict[str, dict[str, Any]]:
     return entries
 
 
+def set_cookie_headers(cookies: dict[str, Any] | None) -> list[tuple[str, str]]:
+    """A returned response's cookies as ``Set-Cookie`` headers, every ``multiValue`` entry too
+    (each with its own ``attributes``)."""
+    headers = []
+    for name, entry in (cookies or {}).items():
+        for item in entry.get("multiValue") or [entry]:
+            attributes = item.get("attributes")
+            headers.append(
+                (
+                    "set-cookie",
+                    f"{name}={item['value']}" + (f"; {attributes}" if attributes else ""),
+                )
+            )
+    return headers
+
+
 def _request(request: dict) -> dict:
     shaped: dict[str, Any] = {}
     if "method" in request:

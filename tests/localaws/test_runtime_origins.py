@@ -1,4 +1,5 @@
-"""The ``cloudfront`` module's origin helpers change where the edge sends the request.
+"""The ``cloudfront`` module's origin helpers change where the edge sends the request, and the
+edge takes the return shapes AWS documents (a query string as text, multi-value cookies).
 
 One distribution with two S3 origins (``site`` and ``second``, each its own bucket) and a third
 bucket outside it; a viewer-request function picks the origin per path. Each object exists with
@@ -52,6 +53,11 @@ function handler(event) {
     case '/unknown-origin.html':
       cf.selectRequestOriginById('no-such-origin');
       break;
+    case '/cookies.html':
+      return {statusCode: 200, cookies: {
+        id: {value: '1', attributes: 'Path=/; Secure'},
+        pref: {value: 'a', multiValue: [{value: 'a', attributes: 'Path=/a'}, {value: 'b'}]}
+      }};
     case '/plain.html':
       if (request.querystring.sort) {
         // AWS's "normalize query string" shape: the query returned as one string.
@@ -118,6 +124,16 @@ def test_without_a_helper_the_behaviour_s_origin_serves(routed: Routed) -> None:
 
 def test_the_edge_takes_a_query_string_returned_as_text(routed: Routed) -> None:
     assert _body(routed, "/plain.html?sort=1&b=2&a=1") == (200, "site:plain.html")
+
+
+def test_the_edge_sets_every_cookie_of_a_generated_response(routed: Routed) -> None:
+    answer = fetch(routed.url + "/cookies.html")
+    assert answer.status == 200
+    assert answer.headers.get_all("Set-Cookie") == [
+        "id=1; Path=/; Secure",
+        "pref=a; Path=/a",
+        "pref=b",
+    ]
 
 
 def test_update_request_origin_reaches_a_domain_outside_the_distribution(routed: Routed) -> None:
