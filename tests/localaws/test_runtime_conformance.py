@@ -15,11 +15,13 @@ import hashlib
 import hmac
 import json
 import random
+from pathlib import Path
 from typing import Any
 
 import pytest
 from cloudfront_support import unique, viewer_event
 
+from localaws.cloudfront import runtime_builtins
 from localaws.cloudfront.runtime import FunctionRun, run_function
 from localaws.cloudfront.runtime_builtins import RUNTIME_1, RUNTIME_2
 
@@ -558,3 +560,16 @@ def test_test_function_runs_the_function_s_own_runtime(cf: Any) -> None:
     assert two["FunctionErrorMessage"] == ""
     # 2.0 has Buffer, not the byte-string methods.
     assert two["FunctionExecutionLogs"] == [f"function undefined {sha1}"]
+
+
+# --- the documented limits agree with the code ----------------------------------------------------
+
+
+def test_the_readme_table_and_the_builtin_fragments_agree_with_the_runtime() -> None:
+    readme = (Path(runtime_builtins.__file__).with_name("README.md")).read_text(encoding="utf-8")
+    for runtime, modules in runtime_builtins.MODULES.items():
+        assert runtime in readme
+        for module in modules:
+            assert f"'{module}'" in readme, f"the README does not mention module {module!r}"
+    fragments = {p.stem for p in Path(runtime_builtins.__file__).with_name("builtins").glob("*.js")}
+    assert fragments == {b.name for b in runtime_builtins.BUILTINS}
