@@ -104,6 +104,10 @@ TIME_LIMIT_SECONDS = 0.05
 # context is 8 MB: far above any sane function, low enough to stop an allocation loop quickly.
 MEMORY_LIMIT_BYTES = 8 * 1024 * 1024
 
+# The prelude's code starts at this line, so an error's frames in it are told from the
+# function's own (both are "<input>" to the engine): a 10 KB function has at most 10241 lines.
+PRELUDE_FIRST_LINE = 20_000
+
 # Deep recursion raises a clean RangeError well before the engine thread's C stack is at risk.
 MAX_STACK_BYTES = 512 * 1024
 
@@ -199,6 +203,7 @@ _PRELUDE_HEAD = r"""
 (function (global) {
   'use strict';
   var MAX_LOG_LINES = %(max_log_lines)d;
+  var PRELUDE_FIRST_LINE = %(prelude_first_line)d;
   var RUNTIME = %(runtime)s;
   var MODULE_NAMES = %(module_names)s;  // what this runtime documents
   var modules = {};  // what this context loaded: the built-in fragments register here
@@ -231,7 +236,14 @@ _PRELUDE_HEAD = r"""
     // QuickJS cannot allocate an error object once the heap is exhausted and throws null.
     if (e === null) return 'InternalError: out of memory (or the function threw null)';
     if (e instanceof Error) {
-      var where = typeof e.stack === 'string' ? e.stack.split('\n')[0].trim() : '';
+      // The innermost frame in the function's own code: the prelude and the built-ins start at
+      // line PRELUDE_FIRST_LINE, past any line a 10 KB function can have.
+      var frames = typeof e.stack === 'string' ? e.stack.split('\n') : [];
+      var where = '';
+      for (var fi = 0; fi < frames.length && !where; fi++) {
+        var line = /:(\d+)\)?\s*$/.exec(frames[fi]);
+        if (line && Number(line[1]) < PRELUDE_FIRST_LINE) where = frames[fi].trim();
+      }
       return String(e) + (where ? ' (' + where + ')' : '');
     }
     return 'Uncaught ' + fmt(e);
@@ -581,10 +593,12 @@ def _prelude(code: str, runtime: str) -> str:
     # %-formatting, not str.format: the JS is full of braces.
     head = _PRELUDE_HEAD % {
         "max_log_lines": MAX_LOG_LINES,
+        "prelude_first_line": PRELUDE_FIRST_LINE,
         "runtime": json.dumps(runtime),
         "module_names": json.dumps(list(MODULES[runtime])),
     }
-    return head + install_script(builtins_for(code, runtime)) + _PRELUDE_TAIL
+    padding = "\n" * (PRELUDE_FIRST_LINE - 1)
+    return padding + head + install_script(builtins_for(code, runtime)) + _PRELUDE_TAIL
 
 
 def _kvs_answers(view: KvsView | None, wanted: str) -> str:
