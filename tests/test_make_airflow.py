@@ -17,7 +17,7 @@ from urllib.parse import quote
 import pytest
 
 from localaws import airflow_processes, stack
-from localaws.demo import release_conf, seed_job
+from localaws.demo import seed_job
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # A release on SQLite with the LocalExecutor takes about a minute on two busy cores.
@@ -33,6 +33,16 @@ def _cli(state_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
         [sys.executable, "-m", "localaws", "--state-dir", str(state_dir), *args],
         capture_output=True, text=True, env=env, cwd=REPO_ROOT, timeout=300,
     )  # fmt: skip
+
+
+def _ui(*args: str) -> str:
+    """tests/airflow_ui.py in a subprocess (Playwright's loop stays out of this process)."""
+    done = subprocess.run(
+        [sys.executable, str(Path(__file__).with_name("airflow_ui.py")), *args],
+        capture_output=True, text=True, timeout=180,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr[-3000:]
+    return done.stdout
 
 
 def test_make_airflow_serves_the_ui_and_runs_a_release(tmp_path: Path):
@@ -62,10 +72,15 @@ def test_make_airflow_serves_the_ui_and_runs_a_release(tmp_path: Path):
         assert api.get("/api/v2/variables/qdn_alerts_topic_arn")["value"].startswith("arn:aws:sns")
         assert api.get("/api/v2/dags/qdn_release")["is_paused"] is False
 
-        conf = release_conf(seed_job(customer_name="Make Airflow"))
-        run_id = api.post("/api/v2/dags/qdn_release/dagRuns", {"logical_date": None, "conf": conf})[
-            "dag_run_id"
-        ]
+        # As a newcomer would: the Params form in the UI, in a real browser.
+        job = seed_job(customer_name="Make Airflow")
+        fields = {f"job_{name}": job[name] for name in ("customer_name", "location", "price")}
+        fields["job_service_date"] = job["service_date"]
+        _ui("trigger", url, user, password, "qdn_release", json.dumps(fields))
+        runs = api.get("/api/v2/dags/qdn_release/dagRuns")["dag_runs"]
+        assert [r["triggered_by"] for r in runs] == ["ui"], runs
+        run_id, conf = runs[0]["dag_run_id"], runs[0]["conf"]
+        assert conf["job_customer_name"] == "Make Airflow" and conf["build_id"] is None, conf
         run_path = f"/api/v2/dags/qdn_release/dagRuns/{quote(run_id, safe='')}"
         deadline = time.monotonic() + RUN_TIMEOUT
         while (state := api.get(run_path)["state"]) not in ("success", "failed"):
@@ -74,8 +89,11 @@ def test_make_airflow_serves_the_ui_and_runs_a_release(tmp_path: Path):
         tis = {t["task_id"]: t for t in api.get(f"{run_path}/taskInstances")["task_instances"]}
         assert state == "success", {t: ti["state"] for t, ti in tis.items()}
         assert {ti["executor"] for ti in tis.values()} <= {None, "LocalExecutor"}
+        # The task's log, in the UI and through the REST API.
+        shown = _ui("log", url, user, password, "qdn_release", run_id, "upload_job", "created job")
+        assert re.search(r"created job QDN-\w+ \(token \w{4}…", shown), shown
         log = api.task_log("qdn_release", run_id, "upload_job", 1)
-        assert "job QDN-" in log or "QDN-" in log, log[-2000:]
+        assert "created job QDN-" in log, log[-2000:]
 
         # make down: the components' groups and the stack's, all gone.
         stopped = _cli(tmp_path, "down")

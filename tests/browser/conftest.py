@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from chromium import CHROMIUM, CHROMIUM_ARGS
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
 
 from qdn import config
@@ -19,18 +20,6 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 PUBLIC = REPO_ROOT / "site" / "public"
 SCREENSHOTS = REPO_ROOT / "artifacts" / "screenshots"
 
-CHROMIUM = Path("/usr/bin/chromium")
-# Debian's Chromium as root in a container: no sandbox, no GPU, /dev/shm is small, and nothing
-# may reach the network on its own (updates, sync, component downloads).
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 375, "height": 667}  # the smallest phone still commonly in use (iPhone SE)
 # Long enough for an API call through the local edge, short enough that a broken page fails fast.
