@@ -229,16 +229,17 @@
 
   // Block size in bytes, which HMAC needs (RFC 2104).
   var DIGESTS = {
-    md5: {fn: md5, block: 64}, sha1: {fn: sha1, block: 64},
-    sha256: {fn: sha256, block: 64}, sha512: {fn: sha512, block: 128}
+    md5: {fn: md5, block: 64}, sha1: {fn: sha1, block: 64}, sha256: {fn: sha256, block: 64}
   };
+  // Runtime 1.0 documents md5, sha1 and sha256 only.
+  if (RUNTIME !== 'cloudfront-js-1.0') DIGESTS.sha512 = {fn: sha512, block: 128};
   var DIGEST_ENCODINGS = RUNTIME === 'cloudfront-js-1.0'
     ? {hex: 'hex', base64: 'base64', base64url: 'base64url'} : ENCODINGS;
   function digestAlgorithm(name) {
     var algo = DIGESTS[String(name).toLowerCase()];
     if (algo === undefined) {
-      throw new Error('Digest method not supported: ' + fmt(name) +
-                      " (use 'md5', 'sha1', 'sha256' or 'sha512')");
+      throw new Error('Digest method not supported: ' + fmt(name) + ' (' + RUNTIME +
+                      ' has ' + Object.keys(DIGESTS).join(', ') + ')');
     }
     return algo;
   }
