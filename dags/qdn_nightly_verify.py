@@ -37,7 +37,12 @@ from airflow.sdk import DAG, AssetOrTimeSchedule, CronTriggerTimetable
 
 from qdn.alerts import FailureAlert
 from qdn.assets import LIVE_RELEASE
-from qdn.dag_defaults import CF_DIR_TEMPLATE, SITE_URLS_TEMPLATE, default_args
+from qdn.dag_defaults import (
+    API_ORIGIN_TEMPLATE,
+    CF_DIR_TEMPLATE,
+    SITE_URLS_TEMPLATE,
+    default_args,
+)
 from qdn.operators.verify import ChecksFailed, VerifyCheckOperator, VerifyReportOperator
 from qdn.verify.checks import CHECKS
 
@@ -57,7 +62,12 @@ with DAG(
     default_args=default_args("qdn_nightly_verify"),
 ) as dag:
     checks = [
-        VerifyCheckOperator(check=name, site_urls=SITE_URLS_TEMPLATE, cf_dir=CF_DIR_TEMPLATE)
+        VerifyCheckOperator(
+            check=name,
+            site_urls=SITE_URLS_TEMPLATE,
+            cf_dir=CF_DIR_TEMPLATE,
+            api_origin=API_ORIGIN_TEMPLATE,
+        )
         for name in CHECKS
     ]
     checks >> VerifyReportOperator(

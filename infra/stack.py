@@ -59,6 +59,11 @@ def outputs() -> dict[str, Any]:
             "Description": "The track API's function URL (the /api/* origin)",
             "Value": get_att(track_api.URL, "FunctionUrl"),
         },
+        "TrackApiOrigin": {
+            "Description": "Airflow Variable qdn_track_api_origin (QDN_TRACK_API_ORIGIN in .env): "
+            "the /api/* origin's host the nightly distributions check expects",
+            "Value": cloudfront.api_origin_domain(),
+        },
     }
     for alias in config.DISTRIBUTION_ALIASES:
         dist = cloudfront.distribution_id(alias)

@@ -148,3 +148,15 @@ def test_drift_names_extra_and_missing_items_and_ignores_aws_defaults() -> None:
         (f"Origins[{config.SITE_ORIGIN_ID}].OriginPath", config.ORIGIN_PATH, "(absent)"),
         ("Origins[stray]", "(absent)", "{Id: stray, DomainName: example.com}"),
     ]
+
+
+def test_the_api_origin_is_the_one_production_names(released_site) -> None:
+    # Production's function URL host comes from the Variable qdn_track_api_origin: a stack whose
+    # /api/* origin is another host fails, and the problem says which Variable to set.
+    host = "abcdefghij0123456789.lambda-url.us-east-1.on.aws"
+    cf = released_site.stack.client("cloudfront")
+    result = check_distributions(cf, config.BUCKET, REGION, api_origin=host)
+    assert len(result.problems) == len(config.DISTRIBUTION_ALIASES), result.summary()
+    for problem in result.problems:
+        assert f"DomainName is {config.TRACK_API_ORIGIN_DOMAIN}, the spec says {host}" in problem
+        assert "set the Airflow Variable qdn_track_api_origin" in problem

@@ -12,12 +12,15 @@ from typing import Any
 
 from qdn import config
 from qdn.alerts import FailureAlert
+from qdn.verify.distributions import API_ORIGIN_VARIABLE
 
 CF_DIR = Path(__file__).resolve().parents[2] / "cf"
 # A Variable can point the gate at another checkout of cf/ (a hotfix branch, a test).
 CF_DIR_TEMPLATE = "{{ var.value.get('qdn_cf_dir', '" + str(CF_DIR) + "') }}"
 CODE_PATH_TEMPLATE = CF_DIR_TEMPLATE + f"/{config.FUNCTION_NAME}.js"
 SITE_URLS_TEMPLATE = "{{ var.value.get('qdn_site_urls', '') }}"
+# Empty (unset) means qdn.config.TRACK_API_ORIGIN_DOMAIN, the local stack's.
+API_ORIGIN_TEMPLATE = "{{ var.value.get('" + API_ORIGIN_VARIABLE + "', '') }}"
 SMOKE_DEADLINE_TEMPLATE = "{{ var.value.get('qdn_smoke_deadline', 120) }}"
 
 

@@ -15,8 +15,19 @@ CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
 ALL_VIEWER_EXCEPT_HOST = "b689b0a8-53d0-40ab-baf2-68738e2966ac"
 
 
-def distribution_config(alias: str, function_arn: str, bucket: str, region: str) -> dict[str, Any]:
-    """Both distributions share this shape; only the alias (and the reference) differ."""
+def distribution_config(
+    alias: str,
+    function_arn: str,
+    bucket: str,
+    region: str,
+    api_origin: str = config.TRACK_API_ORIGIN_DOMAIN,
+) -> dict[str, Any]:
+    """Both distributions share this shape; only the alias (and the reference) differ.
+
+    ``api_origin`` is the track API function URL's host: AWS picks it when the URL is created, so
+    production passes the one its stack output names (the Variable ``qdn_track_api_origin``);
+    the local stack serves the fixed default.
+    """
     api_behaviour = {
         "PathPattern": config.API_PATH_PREFIX + "*",
         "TargetOriginId": config.API_ORIGIN_ID,
@@ -48,7 +59,7 @@ def distribution_config(alias: str, function_arn: str, bucket: str, region: str)
                 },
                 {
                     "Id": config.API_ORIGIN_ID,
-                    "DomainName": config.TRACK_API_ORIGIN_DOMAIN,
+                    "DomainName": api_origin,
                     "OriginPath": "",
                     "CustomOriginConfig": {
                         "HTTPPort": 80,

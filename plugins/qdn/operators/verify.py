@@ -60,7 +60,9 @@ def aws_clients(aws_conn_id: str | None, region_name: str | None) -> Callable[[s
 class VerifyCheckOperator(BucketOperator):
     """Run one named check; fail, naming the drift, when it found any."""
 
-    template_fields: Sequence[str] = aws_template_fields("bucket", "site_urls", "cf_dir")
+    template_fields: Sequence[str] = aws_template_fields(
+        "bucket", "site_urls", "cf_dir", "api_origin"
+    )
 
     def __init__(
         self,
@@ -68,6 +70,7 @@ class VerifyCheckOperator(BucketOperator):
         check: str,
         site_urls: str | dict[str, str] | None = None,
         cf_dir: str | Path,
+        api_origin: str = "",
         **kwargs: Any,
     ) -> None:
         if check not in CHECKS:
@@ -77,6 +80,7 @@ class VerifyCheckOperator(BucketOperator):
         self.check = check
         self.site_urls = site_urls
         self.cf_dir = cf_dir
+        self.api_origin = api_origin
 
     def execute(self, context: Any) -> dict[str, Any]:
         production = Production(
@@ -85,6 +89,7 @@ class VerifyCheckOperator(BucketOperator):
             region=self.region_name or self.hook.conn_region_name or "us-east-1",
             site_urls=parse_site_urls(self.site_urls),
             cf_dir=Path(self.cf_dir),
+            api_origin=self.api_origin.strip() or config.TRACK_API_ORIGIN_DOMAIN,
         )
         with retry_only_transient(f"the {self.check} check"):
             result = CHECKS[self.check](production)

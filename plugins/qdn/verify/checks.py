@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from qdn import config
 from qdn.verify.canary import check_canary
 from qdn.verify.content import check_content
 from qdn.verify.distributions import check_distributions
@@ -34,6 +35,8 @@ class Production:
     region: str
     site_urls: Mapping[str, str]
     cf_dir: Path
+    # The track API function URL's host, the /api/* origin (qdn.distribution_spec).
+    api_origin: str = config.TRACK_API_ORIGIN_DOMAIN
 
 
 Check = Callable[[Production], CheckResult]
@@ -48,7 +51,9 @@ CHECKS: dict[str, Check] = {
     "function": lambda p: check_function(
         p.clients("cloudfront"), p.clients("s3"), p.bucket, p.cf_dir
     ),
-    "distributions": lambda p: check_distributions(p.clients("cloudfront"), p.bucket, p.region),
+    "distributions": lambda p: check_distributions(
+        p.clients("cloudfront"), p.bucket, p.region, p.api_origin
+    ),
     "content": lambda p: check_content(*_site(p)),
     "job_records": lambda p: check_job_records(p.clients("s3"), p.bucket),
     "canary": lambda p: check_canary(*_site(p), p.site_urls),

@@ -31,11 +31,15 @@ NOT_COMPARED = frozenset({"CallerReference", "Comment"})
 # wherever AWS lists it: origins by Id, cache behaviours by path, functions by event.
 ITEM_KEYS = ("Id", "PathPattern", "EventType")
 ABSENT = "(absent)"
+# Where production names the track API's function URL host (qdn.dag_defaults reads it).
+API_ORIGIN_VARIABLE = "qdn_track_api_origin"
 # Code on a behaviour runs on every request of its paths: where the spec puts none, none it is.
 CODE_ASSOCIATIONS = ("FunctionAssociations", "LambdaFunctionAssociations")
 
 
-def check_distributions(cloudfront: Any, bucket: str, region: str) -> CheckResult:
+def check_distributions(
+    cloudfront: Any, bucket: str, region: str, api_origin: str = config.TRACK_API_ORIGIN_DOMAIN
+) -> CheckResult:
     result = CheckResult("distributions")
     try:
         summary, _ = FunctionClient(cloudfront).describe_function(config.FUNCTION_NAME, "LIVE")
@@ -62,14 +66,21 @@ def check_distributions(cloudfront: Any, bucket: str, region: str) -> CheckResul
             continue
         dist_id = listed["Id"]
         got = cloudfront.get_distribution_config(Id=dist_id)
-        expected = _expected(alias, function_arn, bucket, region)
+        expected = _expected(alias, function_arn, bucket, region, api_origin)
         where = f"distribution {dist_id} ({alias})"
         remedy = (
             f"put it back as qdn.distribution_spec describes (update-distribution --id {dist_id} "
             f"--if-match {got['ETag']}), and find who changed it"
         )
         for field, want, have in drift(expected, got["DistributionConfig"]):
-            result.problems.append(f"{where}: {field} is {have}, the spec says {want}; {remedy}")
+            fix = remedy
+            if want == api_origin and field.endswith(".DomainName"):
+                fix = (
+                    f"if {have} is the track API's function URL host (the stack output "
+                    f"TrackApiOrigin), set the Airflow Variable {API_ORIGIN_VARIABLE} to it; "
+                    f"else {remedy}"
+                )
+            result.problems.append(f"{where}: {field} is {have}, the spec says {want}; {fix}")
         checked.append(f"{dist_id} ({alias})")
     result.counts["distributions"] = len(checked)
     if checked:
@@ -80,10 +91,12 @@ def check_distributions(cloudfront: Any, bucket: str, region: str) -> CheckResul
     return result
 
 
-def _expected(alias: str, function_arn: str, bucket: str, region: str) -> dict[str, Any]:
+def _expected(
+    alias: str, function_arn: str, bucket: str, region: str, api_origin: str
+) -> dict[str, Any]:
     """The spec's document, with no code on any behaviour the spec gives none (AWS would list
     an empty association there, and the comparison only looks at what the spec writes)."""
-    expected = distribution_config(alias, function_arn, bucket, region)
+    expected = distribution_config(alias, function_arn, bucket, region, api_origin)
     for behaviour in [expected["DefaultCacheBehavior"], *expected["CacheBehaviors"]["Items"]]:
         for key in CODE_ASSOCIATIONS:
             behaviour.setdefault(key, {"Quantity": 0, "Items": []})
