@@ -75,12 +75,14 @@ import quickjs
 from localaws.cloudfront.function_output import normalize_output
 from localaws.cloudfront.runtime_builtins import (
     MODULES,
+    RUNTIME_1,
     RUNTIME_2,
     builtins_for,
     check_runtime,
     install_script,
 )
 from localaws.cloudfront.runtime_imports import rewrite_imports
+from localaws.cloudfront.runtime_syntax import unsupported_in_1_0
 
 # What a caller that does not say gets: the runtime AWS recommends (and the only one with modules).
 DEFAULT_RUNTIME = RUNTIME_2
@@ -651,6 +653,8 @@ def _compile(code: str, runtime: str) -> _Compiled | str:
     size = len(code.encode("utf-8"))
     if size > MAX_CODE_BYTES:
         return f"The function code is {size} bytes; CloudFront allows at most {MAX_CODE_BYTES}"
+    if runtime == RUNTIME_1 and (unsupported := unsupported_in_1_0(code)) is not None:
+        return unsupported
     script = rewrite_imports(code, runtime)
     prelude = _prelude(code, runtime)
     problem = _probe(prelude, script)

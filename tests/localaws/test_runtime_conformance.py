@@ -390,6 +390,35 @@ def test_import_is_a_syntax_error_in_runtime_1_0() -> None:
     assert "require('crypto')" in run.error
 
 
+@pytest.mark.parametrize(
+    ("statement", "refused"),
+    [
+        ("const b = 2;", True),
+        ("let x = 1;", True),
+        ("let [a] = [1];", True),
+        ("const {length} = 'ab';", True),
+        ("var t = `${'}'}`; const q = 1;", True),
+        ("var s = 'const x = 1';", False),
+        ("// const x", False),
+        ("/* let y = 2 */", False),
+        ("var o = {let: 1, const: 2}; o.let = o.const;", False),
+        ("var t = `const ${1} let x`;", False),
+        ("var r = /const x/.test('let');", False),
+        ("var letter = 1, constant = 2;", False),
+    ],
+)
+def test_const_and_let_are_refused_in_runtime_1_0_only(statement: str, refused: bool) -> None:
+    code = f"function handler(e) {{\n  {statement}\n  return e.request;\n}}"
+    one = run_function(code, EVENT, runtime=RUNTIME_1)
+    if refused:
+        assert one.output is None
+        assert one.error.startswith("SyntaxError")
+        assert "not supported in cloudfront-js-1.0 (line 2)" in one.error
+    else:
+        assert one.error is None, one.error
+    assert run_function(code, EVENT, runtime=RUNTIME_2).error is None
+
+
 # --- modules and imports --------------------------------------------------------------------------
 
 
