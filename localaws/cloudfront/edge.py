@@ -1,11 +1,12 @@
 """One distribution's edge: viewer request -> function -> cache -> origin, as CloudFront does it.
 
 For each request: pick the cache behaviour by the viewer's path; refuse a method the behaviour
-does not allow; run the behaviour's LIVE viewer-request function (a throw is a 503, a returned
-response goes straight back); compute the cache key from the request the function returned; serve
-a cached copy or fetch from the origin and cache it for the TTL the behaviour and the origin's
-headers allow. Responses carry ``X-Cache``, ``Age`` (on hits), ``Via`` and ``X-Amz-Cf-Id``, and
-every request writes one access-log line.
+does not allow; run the behaviour's LIVE viewer-request function in its own runtime (a throw is a
+503, a returned response goes straight back); compute the cache key from the request the function
+returned; serve a cached copy or fetch from the origin (the behaviour's, or the one the function
+chose with the ``cloudfront`` module's origin helpers: see ``origin_choice``) and cache it for the
+TTL the behaviour and the origin's headers allow. Responses carry ``X-Cache``, ``Age`` (on hits),
+``Via`` and ``X-Amz-Cf-Id``, and every request writes one access-log line.
 """
 
 from __future__ import annotations

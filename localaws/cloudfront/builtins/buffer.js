@@ -85,7 +85,7 @@
       var s = offset === undefined ? 0 : offset | 0;
       var e = end === undefined ? this.length : end | 0;
       if (typeof value === 'number') return Uint8Array.prototype.fill.call(this, value, s, e);
-      var pattern = dataBytes(typeof value === 'string' ? value : value, encoding, 'value');
+      var pattern = dataBytes(value, encoding, 'value');
       if (pattern.length === 0) return Uint8Array.prototype.fill.call(this, 0, s, e);
       for (var i = s; i < e; i++) this[i] = pattern[(i - s) % pattern.length];
       return this;
