@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed
 export PYTHONPATH := $(CURDIR)/plugins:$(CURDIR):$(CURDIR)/site/api
 
 .PHONY: venv browser test lint demo up down bootstrap stage bench compose-config airflow secrets clean \
-	infra infra-lint
+	infra infra-lint package
 
 venv: $(STAMP)
 
@@ -42,6 +42,12 @@ infra: venv
 infra-lint: venv
 	$(PY) -m infra.render --check
 	$(VENV)/bin/cfn-lint infra/quickdumpnow.yaml
+
+# The track API's Lambda zip, artifacts/track-api.zip, for the runtime the template names; prints
+# its SHA-256 and the S3 key to upload it as (docs/production.md). Wheels are cached in
+# artifacts/wheels, so a rebuild needs no network.
+package: venv
+	$(PY) -m infra.package_lambda
 
 up: venv
 	$(PY) -m localaws up
