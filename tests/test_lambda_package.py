@@ -3,6 +3,7 @@ Airflow, and its handler, imported from the unpacked zip alone, answers requests
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -143,6 +144,32 @@ def test_import_analysis_follows_lazy_imports_and_finds_no_airflow() -> None:
     # Release logic the API never imports stays out.
     assert "qdn.jobs.store" not in imports.first_party
     assert "qdn.operators" not in imports.first_party
+
+
+def test_source_date_epoch_stamps_every_entry(monkeypatch: pytest.MonkeyPatch) -> None:
+    files = {"b/x.py": b"x = 1\n", "a.py": b""}
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1735689600")  # 2025-01-01T00:00:00Z
+    with zipfile.ZipFile(io.BytesIO(package_lambda.zip_bytes(files))) as archive:
+        assert [i.filename for i in archive.infolist()] == ["a.py", "b/", "b/x.py"]
+        assert {i.date_time for i in archive.infolist()} == {(2025, 1, 1, 0, 0, 0)}
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "yesterday")
+    with pytest.raises(package_lambda.PackageError, match="whole seconds since 1970"):
+        package_lambda.zip_bytes(files)
+
+
+def test_wheel_data_purelib_lands_in_the_root_and_scripts_do_not(tmp_path: Path) -> None:
+    wheel = tmp_path / "demo-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        archive.writestr("demo/__init__.py", "")
+        archive.writestr("demo/__pycache__/__init__.cpython-311.pyc", b"")
+        archive.writestr("demo-1.0.data/purelib/demo_extra.py", "")
+        archive.writestr("demo-1.0.data/scripts/demo", "#!/bin/sh")
+        archive.writestr("demo-1.0.dist-info/METADATA", "Name: demo")
+    assert sorted(package_lambda.wheel_files(wheel)) == [
+        "demo-1.0.dist-info/METADATA",
+        "demo/__init__.py",
+        "demo_extra.py",
+    ]
 
 
 def test_bad_template_values_are_refused_with_the_reason() -> None:
