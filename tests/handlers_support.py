@@ -168,3 +168,18 @@ def api_fixture(moto_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Api]
 
 def future(days: int) -> str:
     return (datetime.now(UTC).date() + timedelta(days=days)).isoformat()
+
+
+def booking_form(**changes: object) -> dict[str, object]:
+    """A valid booking form as the page sends it; a field changed to ``...`` is left out."""
+    data: dict[str, object] = {
+        "name": "Ana Lopez",
+        "phone": "(555) 010-0199",
+        "email": "ana@example.com",
+        "address": "12 Soderblom Ave, Springfield",
+        "service_date": future(3),
+        "dumpster_size": "20",
+        "notes": "Driveway on the left",
+    }
+    data.update(changes)
+    return {k: v for k, v in data.items() if v is not ...}

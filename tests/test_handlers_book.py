@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from handlers_support import Api, api_fixture, body_of, event, future  # noqa: F401 (a fixture)
+from handlers_support import Api, api_fixture, body_of, booking_form, event  # noqa: F401 (a fixture)
 
 from qdn import config
 from qdn.jobs.booking import BOOKING_MESSAGES
@@ -14,26 +14,12 @@ from qdn_api.app import BOOK_PATH as BOOK
 from qdn_api.app import handler
 
 
-def _form(**changes: object) -> dict:
-    data: dict[str, object] = {
-        "name": "Ana Lopez",
-        "phone": "(555) 010-0199",
-        "email": "ana@example.com",
-        "address": "12 Soderblom Ave, Springfield",
-        "service_date": future(3),
-        "dumpster_size": "20",
-        "notes": "Driveway on the left",
-    }
-    data.update(changes)
-    return {k: v for k, v in data.items() if v is not ...}
-
-
 def _post(api: Api, data: object, **kwargs: object) -> dict:
     return api.call("POST", BOOK, body=json.dumps(data), **kwargs)
 
 
 def test_valid_booking_is_stored_once_and_jobs_json_untouched(api: Api) -> None:
-    response = _post(api, _form())
+    response = _post(api, booking_form())
     assert response["statusCode"] == 201
     payload = body_of(response)
     assert set(payload) == {"booking_id", "message"}
@@ -52,7 +38,7 @@ def test_valid_booking_is_stored_once_and_jobs_json_untouched(api: Api) -> None:
 
 
 def test_base64_body_and_optional_fields(api: Api) -> None:
-    data = _form(email="", notes=...)
+    data = booking_form(email="", notes=...)
     response = api.call("POST", BOOK, body=json.dumps(data), base64_body=True)
     assert response["statusCode"] == 201
 
@@ -70,7 +56,7 @@ def test_base64_body_and_optional_fields(api: Api) -> None:
     ],
 )
 def test_each_rule_answers_400_with_its_message(api: Api, field: str, bad: object) -> None:
-    response = _post(api, _form(**{field: bad}))
+    response = _post(api, booking_form(**{field: bad}))
     assert response["statusCode"] == 400
     assert body_of(response) == {"error": "invalid", "fields": {field: BOOKING_MESSAGES[field]}}
     assert api.s3_requests() == []
@@ -97,10 +83,10 @@ def _stored_bookings(api: Api) -> list[str]:
 def test_a_control_character_is_refused_with_the_fields_message_and_nothing_is_written(
     api: Api, field: str, bad: str
 ) -> None:
-    assert _post(api, _form())["statusCode"] == 201  # so "before" is not trivially empty
+    assert _post(api, booking_form())["statusCode"] == 201  # so "before" is not trivially empty
     before = _stored_bookings(api)
     api.s3_requests()
-    response = _post(api, _form(**{field: bad}))
+    response = _post(api, booking_form(**{field: bad}))
     assert response["statusCode"] == 400
     assert body_of(response) == {"error": "invalid", "fields": {field: BOOKING_MESSAGES[field]}}
     assert api.s3_requests() == []
@@ -108,7 +94,7 @@ def test_a_control_character_is_refused_with_the_fields_message_and_nothing_is_w
 
 
 def test_notes_keep_their_line_breaks(api: Api) -> None:
-    response = _post(api, _form(notes="Gate code 1234\nleft of the garage"))
+    response = _post(api, booking_form(notes="Gate code 1234\nleft of the garage"))
     assert response["statusCode"] == 201
     key = f"{config.BOOKINGS_PREFIX}{body_of(response)['booking_id']}.json"
     stored = json.loads(api.s3.get_object(Bucket=api.bucket, Key=key)["Body"].read())
@@ -138,7 +124,7 @@ def test_non_object_bodies_are_400(api: Api, body: str) -> None:
 
 
 def test_oversized_and_undecodable_bodies_are_400(api: Api) -> None:
-    big = _form(notes="x" * book.MAX_BODY_BYTES)
+    big = booking_form(notes="x" * book.MAX_BODY_BYTES)
     assert body_of(_post(api, big))["error"] == "invalid_body"
     event_body = api.call("POST", BOOK, body=None)
     assert event_body["statusCode"] == 400
@@ -149,9 +135,9 @@ def test_oversized_and_undecodable_bodies_are_400(api: Api) -> None:
 
 def test_a_repeated_id_never_overwrites(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(book, "new_booking_id", lambda: "BK-AAAAAAAAAAAAAAAA")
-    first = _post(api, _form(name="First Customer"))
+    first = _post(api, booking_form(name="First Customer"))
     assert first["statusCode"] == 201
-    second = _post(api, _form(name="Second Customer"))
+    second = _post(api, booking_form(name="Second Customer"))
     assert second["statusCode"] == 503
     assert body_of(second)["error"] == "unavailable"
     key = f"{config.BOOKINGS_PREFIX}BK-AAAAAAAAAAAAAAAA.json"
@@ -166,8 +152,8 @@ def test_a_repeated_id_never_overwrites(api: Api, monkeypatch: pytest.MonkeyPatc
 def test_a_collision_is_retried_with_a_new_id(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
     ids = iter(["BK-AAAAAAAAAAAAAAAA", "BK-AAAAAAAAAAAAAAAA", "BK-BBBBBBBBBBBBBBBB"])
     monkeypatch.setattr(book, "new_booking_id", lambda: next(ids))
-    assert _post(api, _form())["statusCode"] == 201
-    second = _post(api, _form())
+    assert _post(api, booking_form())["statusCode"] == 201
+    second = _post(api, booking_form())
     assert second["statusCode"] == 201
     assert body_of(second)["booking_id"] == "BK-BBBBBBBBBBBBBBBB"
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import boto3
 import pytest
-from handlers_support import event, future, new_job
+from handlers_support import booking_form, event, new_job
 
 from infra import package_lambda
 from infra.template import load_template
@@ -222,14 +222,7 @@ def test_handler_from_the_zip_answers_track_book_and_dashboard_on_moto(
     job = new_job()
     import_job(s3, bucket, job)
     key = secrets.token_urlsafe(32)
-    booking = {
-        "name": "Ana Lopez",
-        "phone": "(555) 010-0199",
-        "email": "ana@example.com",
-        "address": "12 Soderblom Ave, Springfield",
-        "service_date": future(3),
-        "dumpster_size": "20",
-    }
+    booking = booking_form()
     assert len(key) >= MIN_KEY_LENGTH
     events = [
         event("GET", config.TRACK_API_PREFIX + job.token),
