@@ -21,6 +21,7 @@ from test_release_dag import (  # noqa: F401 (release_dag is a fixture)
 
 from localaws.airflow_local import task_result
 from localaws.demo import release_conf, seed_job
+from qdn import config
 from qdn.jobs.model import NewJob
 from qdn.jobs.store import job_idempotency_key, normalised_job_fields, run_idempotency_key
 from qdn.release_params import ReleaseParams, ReleaseParamsError
@@ -129,8 +130,15 @@ def test_the_same_form_twice_is_one_job_and_no_second_invalidation(
     assert "already there (created by an earlier run with the same key)" in out
     assert f"job {jobs[0].id} already existed" in out
     # The record and token lookup were not written again (only the release's own records were).
-    written = {k for k, _ in set(bucket_versions(airflow_env)) - set(versions)}
-    assert not any(k.startswith(("data/jobs/", "data/tokens/")) for k in written), written
+    _assert_no_job_written_since(airflow_env, versions)
+
+
+def _assert_no_job_written_since(stack, versions: list[tuple[str, str]]) -> None:
+    """No job record or token lookup got a new version since ``versions`` was listed."""
+    written = {k for k, _ in set(bucket_versions(stack)) - set(versions)}
+    assert not any(k.startswith((config.JOBS_PREFIX, config.JOB_TOKENS_PREFIX)) for k in written), (
+        written
+    )
 
 
 @pytest.mark.airflow
@@ -153,8 +161,7 @@ def test_the_same_order_reference_with_another_price_is_refused(
     assert "650" not in out.split("with different price")[0][-300:]
     job = jobs_of(airflow_env, conf)
     assert len(job) == 1 and str(job[0].price) == "600.00"
-    written = {k for k, _ in set(bucket_versions(airflow_env)) - set(versions)}
-    assert not any(k.startswith(("data/jobs/", "data/tokens/")) for k in written), written
+    _assert_no_job_written_since(airflow_env, versions)
 
 
 @pytest.mark.airflow

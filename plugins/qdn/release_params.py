@@ -16,7 +16,13 @@ from pydantic import ValidationError
 
 from qdn import config
 from qdn.jobs.model import JobStatus, NewJob, describe_validation_error
-from qdn.jobs.store import IDEMPOTENCY_KEY_PATTERN, job_idempotency_key
+from qdn.jobs.store import (
+    IDEMPOTENCY_KEY_MAX,
+    ORDER_KEY_PREFIX,
+    InvalidJobInput,
+    job_idempotency_key,
+    order_reference_key,
+)
 from qdn.staging import BUILD_ID_RE
 
 # Job fields in the form are flat, prefixed "job_", because Params forms have no nested objects.
@@ -61,11 +67,16 @@ class ReleaseParams:
         dry_run = params.get("dry_run", False)
         allow_duplicate = params.get("allow_duplicate_job", False)
         order_reference = str(params.get("order_reference") or "").strip()
-        if order_reference and not IDEMPOTENCY_KEY_PATTERN.fullmatch("order/" + order_reference):
-            errors.append(
-                f"order_reference: {order_reference!r} must be up to 194 letters, digits and "
-                "_ . ~ : + / @ = - (no spaces); leave it empty to key the job on its fields"
-            )
+        if order_reference:
+            try:
+                order_reference_key(order_reference)  # the key the job will get, checked now
+            except InvalidJobInput:
+                longest = IDEMPOTENCY_KEY_MAX - len(ORDER_KEY_PREFIX)
+                errors.append(
+                    f"order_reference: {order_reference!r} must be up to {longest} letters, "
+                    "digits and _ . ~ : + / @ = - (no spaces); leave it empty to key the job on "
+                    "its fields"
+                )
         for name, value in (
             ("promote", promote),
             ("dry_run", dry_run),

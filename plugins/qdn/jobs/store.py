@@ -51,7 +51,9 @@ from qdn.jobs.records import JobRecords, lookup_body, parse_job
 from qdn.s3_errors import is_missing, is_not_modified
 
 __all__ = [
+    "IDEMPOTENCY_KEY_MAX",
     "IDEMPOTENCY_KEY_PATTERN",
+    "ORDER_KEY_PREFIX",
     "AuditIncomplete",
     "IdempotencyKeyReused",
     "InvalidJobInput",
@@ -63,6 +65,7 @@ __all__ = [
     "import_job",
     "job_idempotency_key",
     "normalised_job_fields",
+    "order_reference_key",
     "run_idempotency_key",
 ]
 
@@ -71,7 +74,10 @@ log = logging.getLogger(__name__)
 # Airflow's run ids and dag/task ids use these characters (its default allowed_run_id_pattern is
 # [A-Za-z0-9_.~:+-]); "/" joins them. No quotes, spaces or "*": the key is searched for as a
 # quoted term in CloudWatch Logs. 200 characters leave room in a 500-character history note.
-IDEMPOTENCY_KEY_PATTERN = re.compile(r"^[A-Za-z0-9_.~:+/@=-]{1,200}$")
+IDEMPOTENCY_KEY_MAX = 200
+IDEMPOTENCY_KEY_PATTERN = re.compile(rf"^[A-Za-z0-9_.~:+/@=-]{{1,{IDEMPOTENCY_KEY_MAX}}}$")
+# A job keyed on the customer's order: this prefix and the reference, case-folded.
+ORDER_KEY_PREFIX = "order/"
 
 # A key's first candidate id clashes with another key's job with odds of one in 2**50 per job;
 # three draws make a clash harmless without ever looping.
@@ -166,10 +172,15 @@ def job_idempotency_key(new: NewJob, order_reference: str | None = None) -> str:
     key that travels into logs, audit events and history notes carries no customer data.
     """
     if order_reference is not None and order_reference.strip():
-        return _checked_key("order/" + order_reference.strip().casefold())
+        return order_reference_key(order_reference)
     canonical = "\0".join(f"{k}={v}" for k, v in normalised_job_fields(new).items())
     digest = hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:_DIGEST_HEX]
     return _checked_key("job/" + digest)
+
+
+def order_reference_key(order_reference: str) -> str:
+    """The key of a job ops name by their order reference; InvalidJobInput when it cannot be one."""
+    return _checked_key(ORDER_KEY_PREFIX + order_reference.strip().casefold())
 
 
 class JobStore:
@@ -527,8 +538,9 @@ def _validated_new_job(new: NewJob | Mapping[str, Any]) -> NewJob:
 def _checked_key(key: str) -> str:
     if not isinstance(key, str) or not IDEMPOTENCY_KEY_PATTERN.fullmatch(key):
         raise InvalidJobInput(
-            f"idempotency_key {key!r} is not usable: it must be 1-200 characters of letters, "
-            "digits and _ . ~ : + / @ = - (derive it from the run with run_idempotency_key())"
+            f"idempotency_key {key!r} is not usable: it must be 1-{IDEMPOTENCY_KEY_MAX} characters "
+            "of letters, digits and _ . ~ : + / @ = - (derive it from the run with "
+            "run_idempotency_key())"
         )
     return key
 
