@@ -34,7 +34,7 @@ def lifecycle_rules() -> list[dict[str, Any]]:
     """The release's own rule for builds (``qdn.retention``), then one per data prefix."""
     # The release's own rule, called rather than restated so the two can never differ (the
     # release replaces it by ID on every switch; CloudFormation names the filter Prefix).
-    builds = retention._noncurrent_rule()
+    builds = retention.noncurrent_rule()
     rules = [
         {
             "Id": builds["ID"],

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from localaws.cloudfront.viewer import parse_query
+from localaws.cloudfront.viewer import entries, parse_query
 
 _BODY_ENCODINGS = ("text", "base64")
 
@@ -52,16 +52,7 @@ def query_entries(querystring: dict | str) -> dict[str, dict[str, Any]]:
     """A returned query string as entries: a string is split as the viewer's would be."""
     if isinstance(querystring, dict):
         return querystring
-    grouped: dict[str, list[str]] = {}
-    for name, value in parse_query(querystring.removeprefix("?")):
-        grouped.setdefault(name, []).append(value)
-    entries: dict[str, dict[str, Any]] = {}
-    for name, values in grouped.items():
-        entry: dict[str, Any] = {"value": values[0]}
-        if len(values) > 1:
-            entry["multiValue"] = [{"value": v} for v in values]
-        entries[name] = entry
-    return entries
+    return entries(parse_query(querystring.removeprefix("?")))
 
 
 def set_cookie_headers(cookies: dict[str, Any] | None) -> list[tuple[str, str]]:

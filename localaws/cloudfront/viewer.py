@@ -102,7 +102,8 @@ def _parse_cookies(header: str) -> Pairs:
     return pairs
 
 
-def _entries(pairs: Pairs) -> dict[str, dict[str, Any]]:
+def entries(pairs: Pairs) -> dict[str, dict[str, Any]]:
+    """Name/value pairs as the event's entries: the first value, every value in ``multiValue``."""
     grouped: dict[str, list[str]] = {}
     for name, value in pairs:
         grouped.setdefault(name, []).append(value)
@@ -140,9 +141,9 @@ def function_event(
         "request": {
             "method": req.method,
             "uri": req.uri,
-            "querystring": _entries(req.query),
-            "headers": _entries(req.headers),
-            "cookies": _entries(req.cookies),
+            "querystring": entries(req.query),
+            "headers": entries(req.headers),
+            "cookies": entries(req.cookies),
         },
     }
 

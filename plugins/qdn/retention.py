@@ -105,7 +105,8 @@ def _expiry_rule(build_id: str) -> dict[str, Any]:
     }
 
 
-def _noncurrent_rule() -> dict[str, Any]:
+def noncurrent_rule() -> dict[str, Any]:
+    """The builds' non-current-versions rule: the release writes it, the template carries it."""
     return {
         "ID": NONCURRENT_RULE_ID,
         "Filter": {"Prefix": config.BUILDS_PREFIX},
@@ -133,7 +134,7 @@ def desired_rules(current: list[dict[str, Any]], expiring: list[str]) -> list[di
     """The bucket's own rules untouched, ours replaced by one per expiring build."""
     return [
         *(r for r in current if not ours(r)),
-        _noncurrent_rule(),
+        noncurrent_rule(),
         *(_expiry_rule(b) for b in expiring),
     ]
 
