@@ -91,7 +91,8 @@ def test_make_airflow_serves_the_ui_and_runs_a_release(tmp_path: Path):
         assert {ti["executor"] for ti in tis.values()} <= {None, "LocalExecutor"}
         # The task's log, in the UI and through the REST API.
         shown = _ui("log", url, user, password, "qdn_release", run_id, "upload_job", "created job")
-        assert re.search(r"created job QDN-\w+ \(token \w{4}…", shown), shown
+        # A token is URL-safe base64: its hint may hold "-" or "_", which \w does not match.
+        assert re.search(r"created job QDN-[A-Z2-7]{10} \(token [A-Za-z0-9_-]{4}…", shown), shown
         log = api.task_log("qdn_release", run_id, "upload_job", 1)
         assert "created job QDN-" in log, log[-2000:]
 
