@@ -1,10 +1,11 @@
-"""The statements cloudfront-js-1.0 does not have, found before the engine (which has them) runs.
+"""The syntax cloudfront-js-1.0 does not have, found before the engine (which has it) runs.
 
-AWS's 1.0 runtime page: "The const and let statements are not supported." The embedded engine
-parses them happily, so a 1.0 function using them would pass here and fail on AWS. This module
-scans the code's words outside comments, strings, template text and regular expressions, and
-names the first ``const``/``let`` declaration it finds. A property called ``let`` (``o.let``)
-or an object key is not a declaration and is left alone.
+AWS's 1.0 runtime page: "The const and let statements are not supported", and it lists async and
+await only for 2.0. The embedded engine parses all of them happily, so a 1.0 function using them
+would pass here and fail on AWS. This module scans the code's words outside comments, strings,
+template text and regular expressions, and names the first ``const``/``let`` declaration or async
+function it finds. A property or variable called ``let`` or ``async`` (``o.let``, ``var async``)
+is not a declaration and is left alone.
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ _WORD = re.compile(r"[A-Za-z_$][\w$]*")
 _REGEX_AFTER_WORDS = {"return", "typeof", "instanceof", "in", "of", "new", "delete", "void"}
 _REGEX_AFTER_CHARS = set("(,=:[!&|?{};+-*%<>~^")
 _DECLARATION_NEXT = re.compile(r"\s*[A-Za-z_$\[{]")
+# ``async`` makes a function only when no line break follows it (ES2017's [no LineTerminator
+# here]): ``async function``, ``async (a, b) =>`` or ``async a =>``.
+_ASYNC_NEXT = re.compile(r"[ \t]+function\b|[ \t]*\([^()]*\)\s*=>|[ \t]+[A-Za-z_$][\w$]*\s*=>")
 
 
 def _skip_string(code: str, i: int, quote: str) -> int:
@@ -103,15 +107,18 @@ def unsupported_in_1_0(code: str) -> str | None:
     """Why AWS's cloudfront-js-1.0 would refuse this code's syntax, or None."""
     for word, offset, member in _words(code):
         end = offset + len(word)
+        if member:
+            continue
         if (
             word in ("const", "let")
-            and not member
             and code[end : end + 1] in (" ", "\t", "\r", "\n", "[", "{")
             and _DECLARATION_NEXT.match(code, end)
         ):
-            line = code.count("\n", 0, offset) + 1
-            return (
-                f"SyntaxError: the {word} statement is not supported in cloudfront-js-1.0 "
-                f"(line {line}); use var, or the cloudfront-js-2.0 runtime"
-            )
+            what, instead = f"the {word} statement is", "use var, or the cloudfront-js-2.0 runtime"
+        elif word == "async" and _ASYNC_NEXT.match(code, end):
+            what, instead = "an async function is", "use the cloudfront-js-2.0 runtime"
+        else:
+            continue
+        line = code.count("\n", 0, offset) + 1
+        return f"SyntaxError: {what} not supported in cloudfront-js-1.0 (line {line}); {instead}"
     return None

@@ -405,9 +405,15 @@ def test_import_is_a_syntax_error_in_runtime_1_0() -> None:
         ("var t = `const ${1} let x`;", False),
         ("var r = /const x/.test('let');", False),
         ("var letter = 1, constant = 2;", False),
+        ("async function f() { return await 1; }", True),
+        ("var f = async () => 1;", True),
+        ("var g = async(a, b) => a;", True),
+        ("var h = async x => x;", True),
+        ("var o = {async: 1}; o.async = 2; var async = o.async;", False),
+        ("var s = 'async function f() {}';", False),
     ],
 )
-def test_const_and_let_are_refused_in_runtime_1_0_only(statement: str, refused: bool) -> None:
+def test_const_let_and_async_are_refused_in_runtime_1_0_only(statement: str, refused: bool) -> None:
     code = f"function handler(e) {{\n  {statement}\n  return e.request;\n}}"
     one = run_function(code, EVENT, runtime=RUNTIME_1)
     if refused:
