@@ -55,6 +55,10 @@ BUILTINS = (
     # 2.0's digest() returns a Buffer.
     Builtin("crypto", re.compile(r"[\"']crypto[\"']"), RUNTIMES, ("bytes", "buffer")),
     Builtin("querystring", re.compile(r"[\"']querystring[\"']"), RUNTIMES),
+    # 2.0's globals beyond ES 5.1: AWS lists them for 2.0 only.
+    Builtin(
+        "text", re.compile(r"\b(atob|btoa|TextEncoder|TextDecoder)\b"), (RUNTIME_2,), ("bytes",)
+    ),
 )
 _BY_NAME = {b.name: b for b in BUILTINS}
 

@@ -15,6 +15,7 @@ import hashlib
 import hmac
 import json
 import random
+import struct
 from pathlib import Path
 from typing import Any
 
@@ -332,6 +333,179 @@ def test_buffer_utf8_and_the_node_api_functions_rely_on() -> None:
         "hi",
         "\ufffd\ufffd",  # bad UTF-8 decodes to U+FFFD, as in Node.js
     ]
+
+
+def test_buffer_integer_float_and_double_access_matches_struct() -> None:
+    """Every documented read/write of numbers, checked against Python's struct and int."""
+    data = bytes([0x80, 0x01, 0xFE, 0x7F, 0x00, 0xFF, 0x12, 0x34])
+    doubles = [1.5, -0.1, 3.0e300, -2.5e-308]
+    floats = [1.5, -0.25, 3.0e38, 1.0e-30]
+    body = (
+        f"var b = Buffer.from('{data.hex()}', 'hex');"
+        "var widths = [1, 2, 3, 4, 5, 6];"
+        "console.log(JSON.stringify(widths.map(function (n) {"
+        "  return [b.readIntBE(0, n), b.readIntLE(0, n), b.readUIntBE(1, n), b.readUIntLE(1, n)];"
+        "})));"
+        "var w = Buffer.alloc(12);"
+        "w.writeIntBE(-123456, 0, 3); w.writeUIntLE(0xabcdef123456, 3, 6); w.writeIntLE(-2, 9, 3);"
+        "console.log(JSON.stringify(w.toString('hex')));"
+        f"var ds = {json.dumps(doubles)}, fs = {json.dumps(floats)};"
+        "var d = Buffer.alloc(16), f = Buffer.alloc(8);"
+        "console.log(JSON.stringify(ds.map(function (x) {"
+        "  d.writeDoubleBE(x, 0); d.writeDoubleLE(x, 8);"
+        "  return [d.toString('hex'), d.readDoubleBE(0), d.readDoubleLE(8)];"
+        "})));"
+        "console.log(JSON.stringify(fs.map(function (x) {"
+        "  f.writeFloatBE(x, 0); f.writeFloatLE(x, 4);"
+        "  return [f.toString('hex'), f.readFloatBE(0), f.readFloatLE(4)];"
+        "})));"
+        # A view into a bigger buffer: reads start at the view, not at the memory's start.
+        "var view = Buffer.from('00000000' + d.toString('hex'), 'hex').subarray(4);"
+        "console.log(JSON.stringify(view.readDoubleBE(0)));"
+    )
+    ints, written, got_doubles, got_floats, in_view = _logged(body)
+    for n, row in zip(range(1, 7), ints, strict=True):
+        assert row == [
+            int.from_bytes(data[:n], "big", signed=True),
+            int.from_bytes(data[:n], "little", signed=True),
+            int.from_bytes(data[1 : 1 + n], "big"),
+            int.from_bytes(data[1 : 1 + n], "little"),
+        ]
+    assert (
+        written
+        == (
+            (-123456).to_bytes(3, "big", signed=True)
+            + (0xABCDEF123456).to_bytes(6, "little")
+            + (-2).to_bytes(3, "little", signed=True)
+        ).hex()
+    )
+    for x, row in zip(doubles, got_doubles, strict=True):
+        assert row == [(struct.pack(">d", x) + struct.pack("<d", x)).hex(), x, x]
+    for x, row in zip(floats, got_floats, strict=True):
+        rounded = struct.unpack(">f", struct.pack(">f", x))[0]  # a float32 loses precision
+        assert row == [(struct.pack(">f", x) + struct.pack("<f", x)).hex(), rounded, rounded]
+    assert in_view == doubles[-1]
+
+
+def test_buffer_swaps_last_index_and_range_errors() -> None:
+    data = bytes(range(16))
+    body = (
+        "var out = [];"
+        "[16, 32, 64].forEach(function (bits) {"
+        f"  out.push(Buffer.from('{data.hex()}', 'hex')['swap' + bits]().toString('hex'));"
+        "});"
+        "var hay = Buffer.from('abcabcab');"
+        "out.push([hay.lastIndexOf('ab'), hay.lastIndexOf('ab', 5), hay.lastIndexOf(99),"
+        " hay.lastIndexOf(Buffer.from('ca')), hay.lastIndexOf('zz')]);"
+        "function error(f) { try { f(); return null; } catch (e) { return String(e); } }"
+        "var three = Buffer.alloc(3);"
+        "out.push([error(function () { three.swap16(); }),"
+        " error(function () { three.readUInt32BE(0); }),"
+        " error(function () { three.readIntBE(0, 7); }),"
+        " error(function () { three.writeDoubleLE(1, 0); })]);"
+        "console.log(JSON.stringify(out));"
+    )
+    [[swap16, swap32, swap64, last, errors]] = _logged(body)
+    for got, size in ((swap16, 2), (swap32, 4), (swap64, 8)):
+        units = [data[i : i + size][::-1] for i in range(0, len(data), size)]
+        assert got == b"".join(units).hex()
+    hay = b"abcabcab"
+    assert last == [hay.rfind(b"ab"), hay.rfind(b"ab", 0, 5 + 2), hay.rfind(b"c"), 5, -1]
+    assert errors[0] == "RangeError: Buffer size must be a multiple of 16-bits"
+    assert errors[1].startswith('RangeError: The value of "offset" is out of range. It must be')
+    assert errors[2].startswith('RangeError: The value of "byteLength" is out of range.')
+    assert errors[3].startswith('RangeError: The value of "offset" is out of range.')
+
+
+# --- atob/btoa and TextEncoder/TextDecoder (2.0 globals) ----------------------------------------
+
+
+def test_atob_and_btoa_follow_the_web_s_base64() -> None:
+    binary = "".join(map(chr, range(256)))
+    body = (
+        "function error(f) { try { return f(); } catch (e) { return String(e); } }"
+        f"var all = {json.dumps(binary)};"
+        "console.log(JSON.stringify([btoa(all), atob(btoa(all)) === all, atob('aGk'),"
+        " atob(' aG k= '), btoa(''), atob(''),"
+        " error(function () { return btoa('\\u0100'); }),"
+        " error(function () { return atob('a'); }),"
+        " error(function () { return atob('aGk-'); }),"
+        " error(function () { return atob('aG=k'); })]));"
+    )
+    [got] = _logged(body)
+    assert got == [
+        base64.b64encode(binary.encode("latin-1")).decode(),
+        True,
+        "hi",
+        "hi",
+        "",
+        "",
+        "InvalidCharacterError: Invalid character",
+        "InvalidCharacterError: The string to be decoded is not correctly encoded.",
+        "InvalidCharacterError: The string to be decoded is not correctly encoded.",
+        "InvalidCharacterError: The string to be decoded is not correctly encoded.",
+    ]
+
+
+def test_text_encoder_and_decoder_are_utf_8() -> None:
+    text = "naïve ☕ 𝄞 €"
+    encoded = text.encode()
+    body = (
+        "function error(f) { try { return f(); } catch (e) { return String(e); } }"
+        f"var text = {json.dumps(text)};"
+        "var enc = new TextEncoder(), dec = new TextDecoder();"
+        "var bytes = enc.encode(text);"
+        "var into = [];"
+        "[0, 1, 3, 6, 7, 64].forEach(function (n) {"
+        "  var r = enc.encodeInto(text, new Uint8Array(n)); into.push([r.read, r.written]);"
+        "});"
+        "var bom = Buffer.from('efbbbf6869', 'hex');"
+        "console.log(JSON.stringify([enc.encoding, Buffer.from(bytes).toString('hex'),"
+        " bytes instanceof Uint8Array, into, dec.decode(bytes), dec.decode(bytes.buffer),"
+        " dec.decode(), dec.decode(bom), new TextDecoder('utf-8', {ignoreBOM: true}).decode(bom),"
+        " dec.decode(new Uint8Array([0x68, 0xff, 0x69])), dec.encoding, dec.fatal, dec.ignoreBOM,"
+        " error(function () {"
+        "   return new TextDecoder('utf8', {fatal: true}).decode(new Uint8Array([0xc3]));"
+        " }),"
+        " error(function () { return new TextDecoder('latin1'); })]));"
+    )
+    [got] = _logged(body)
+    into = []
+    for room in (0, 1, 3, 6, 7, 64):  # whole characters only, as many as fit
+        read = written = 0
+        for ch in text:
+            size = len(ch.encode())
+            if written + size > room:
+                break
+            read, written = read + len(ch.encode("utf-16-le")) // 2, written + size
+        into.append([read, written])
+    assert got == [
+        "utf-8",
+        encoded.hex(),
+        True,
+        into,
+        text,
+        text,
+        "",
+        "hi",
+        "\ufeffhi",
+        "h\ufffdi",
+        "utf-8",
+        False,
+        False,
+        "TypeError: The encoded data was not valid for encoding utf-8",
+        'RangeError: TextDecoder: the "latin1" encoding is not supported; CloudFront Functions '
+        "decode utf-8 only",
+    ]
+
+
+def test_runtime_1_0_has_none_of_2_0_s_globals() -> None:
+    [got] = _logged(
+        "console.log(JSON.stringify(['atob', 'btoa', 'TextEncoder', 'TextDecoder', 'Buffer']"
+        ".map(function (n) { return typeof globalThis[n]; })));",
+        RUNTIME_1,
+    )
+    assert got == ["undefined"] * 5
 
 
 def test_byte_string_methods_of_runtime_1_0() -> None:

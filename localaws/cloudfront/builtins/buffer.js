@@ -102,6 +102,22 @@
       }
       return -1;
     }
+    lastIndexOf(value, byteOffset, encoding) {
+      if (typeof value === 'number') {
+        return byteOffset === undefined
+          ? Uint8Array.prototype.lastIndexOf.call(this, value)
+          : Uint8Array.prototype.lastIndexOf.call(this, value, byteOffset);
+      }
+      var needle = dataBytes(value, encoding, 'value');
+      var from = byteOffset === undefined ? this.length : byteOffset | 0;
+      if (from < 0) from = this.length + from;
+      outer:
+      for (var i = Math.min(from, this.length - needle.length); i >= 0; i--) {
+        for (var j = 0; j < needle.length; j++) if (this[i + j] !== needle[j]) continue outer;
+        return i;
+      }
+      return -1;
+    }
     includes(value, byteOffset, encoding) { return this.indexOf(value, byteOffset, encoding) !== -1; }
   }
   function toBuffer(arrayLike) {
@@ -121,38 +137,96 @@
     for (var i = 0; i < n; i++) if (a[i] !== b[i]) return a[i] < b[i] ? -1 : 1;
     return a.length === b.length ? 0 : a.length < b.length ? -1 : 1;
   }
-  // Fixed-width integer reads and writes, both byte orders, as Node.js names them.
+  // Integer, float and double reads and writes, both byte orders, as Node.js names them.
+  function offsetIn(buf, offset, size) {
+    var at = offset === undefined ? 0 : offset;
+    if (typeof at !== 'number' || at !== Math.floor(at) || at < 0 || at + size > buf.length) {
+      throw new RangeError('The value of "offset" is out of range. It must be >= 0 and <= ' +
+                           (buf.length - size) + '. Received ' + fmt(at));
+    }
+    return at;
+  }
+  function widthOf(byteLength) {
+    // Node.js reads and writes integers of 1 to 6 bytes: 48 bits stay exact in a double.
+    if (typeof byteLength !== 'number' || byteLength !== Math.floor(byteLength) ||
+        byteLength < 1 || byteLength > 6) {
+      throw new RangeError('The value of "byteLength" is out of range. It must be >= 1 and ' +
+                           '<= 6. Received ' + fmt(byteLength));
+    }
+    return byteLength;
+  }
+  function readInt(buf, offset, size, little, signed) {
+    var at = offsetIn(buf, offset, size);
+    var v = 0;
+    for (var i = 0; i < size; i++) v = v * 256 + buf[at + (little ? size - 1 - i : i)];
+    var top = Math.pow(2, 8 * size);
+    return signed && v >= top / 2 ? v - top : v;
+  }
+  function writeInt(buf, value, offset, size, little) {
+    var at = offsetIn(buf, offset, size);
+    var top = Math.pow(2, 8 * size);
+    var v = ((Number(value) % top) + top) % top;
+    for (var i = size - 1; i >= 0; i--) {
+      buf[at + (little ? size - 1 - i : i)] = v % 256;
+      v = Math.floor(v / 256);
+    }
+    return at + size;
+  }
   var INT_ACCESS = [['UInt8', 1, false], ['Int8', 1, true], ['UInt16', 2, false],
                     ['Int16', 2, true], ['UInt32', 4, false], ['Int32', 4, true]];
   INT_ACCESS.forEach(function (spec) {
     var name = spec[0], size = spec[1], signed = spec[2];
-    var orders = size === 1 ? [''] : ['BE', 'LE'];
-    orders.forEach(function (order) {
+    (size === 1 ? [''] : ['BE', 'LE']).forEach(function (order) {
       var little = order === 'LE';
       Buffer.prototype['read' + name + order] = function (offset) {
-        var at = offset === undefined ? 0 : offset;
-        if (at < 0 || at + size > this.length) {
-          throw new RangeError('The value of "offset" is out of range. Received ' + at);
-        }
-        var v = 0;
-        for (var i = 0; i < size; i++) v = v * 256 + this[at + (little ? size - 1 - i : i)];
-        var top = Math.pow(2, 8 * size);
-        return signed && v >= top / 2 ? v - top : v;
+        return readInt(this, offset, size, little, signed);
       };
       Buffer.prototype['write' + name + order] = function (value, offset) {
-        var at = offset === undefined ? 0 : offset;
-        if (at < 0 || at + size > this.length) {
-          throw new RangeError('The value of "offset" is out of range. Received ' + at);
-        }
-        var top = Math.pow(2, 8 * size);
-        var v = ((Number(value) % top) + top) % top;
-        for (var i = size - 1; i >= 0; i--) {
-          this[at + (little ? size - 1 - i : i)] = v % 256;
-          v = Math.floor(v / 256);
-        }
+        return writeInt(this, value, offset, size, little);
+      };
+    });
+  });
+  ['BE', 'LE'].forEach(function (order) {
+    var little = order === 'LE';
+    Buffer.prototype['readInt' + order] = function (offset, byteLength) {
+      return readInt(this, offset, widthOf(byteLength), little, true);
+    };
+    Buffer.prototype['readUInt' + order] = function (offset, byteLength) {
+      return readInt(this, offset, widthOf(byteLength), little, false);
+    };
+    Buffer.prototype['writeInt' + order] = function (value, offset, byteLength) {
+      return writeInt(this, value, offset, widthOf(byteLength), little);
+    };
+    Buffer.prototype['writeUInt' + order] = Buffer.prototype['writeInt' + order];
+    // IEEE 754 through a DataView over the same memory.
+    [['Float', 4, 'Float32'], ['Double', 8, 'Float64']].forEach(function (spec) {
+      var name = spec[0], size = spec[1], kind = spec[2];
+      Buffer.prototype['read' + name + order] = function (offset) {
+        var at = offsetIn(this, offset, size);
+        return new DataView(this.buffer, this.byteOffset, this.length)['get' + kind](at, little);
+      };
+      Buffer.prototype['write' + name + order] = function (value, offset) {
+        var at = offsetIn(this, offset, size);
+        new DataView(this.buffer, this.byteOffset, this.length)['set' + kind](at, +value, little);
         return at + size;
       };
     });
+  });
+  // swap16/32/64: reverse the byte order of each 2-, 4- or 8-byte unit, in place.
+  [2, 4, 8].forEach(function (size) {
+    Buffer.prototype['swap' + 8 * size] = function () {
+      if (this.length % size !== 0) {
+        throw new RangeError('Buffer size must be a multiple of ' + 8 * size + '-bits');
+      }
+      for (var at = 0; at < this.length; at += size) {
+        for (var i = 0, j = size - 1; i < j; i++, j--) {
+          var b = this[at + i];
+          this[at + i] = this[at + j];
+          this[at + j] = b;
+        }
+      }
+      return this;
+    };
   });
   // Node.js spells the unsigned ones both ways.
   Object.getOwnPropertyNames(Buffer.prototype).forEach(function (name) {
