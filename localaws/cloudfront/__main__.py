@@ -22,7 +22,7 @@ from localaws import stack
 from localaws.cloudfront import state
 from localaws.cloudfront.accesslog import AccessLog
 from localaws.cloudfront.control import ControlPlane
-from localaws.cloudfront.edge import Edge
+from localaws.cloudfront.edge import EDGE_NAME, Edge
 from localaws.cloudfront.listeners import EdgeListeners, bind, serve
 from localaws.cloudfront.origins import LambdaUrlOrigin, S3Origin
 from localaws.cloudfront.runtime import run_function
@@ -131,7 +131,8 @@ def main(argv: list[str] | None = None) -> int:
     api = LambdaUrlOrigin(args.api_handler, args.region)
 
     def edge_app(dist_id: str) -> Any:
-        return Edge(dist_id, service, s3, api, access_log, run_function)
+        location = {"name": EDGE_NAME, "serverIp": args.host, "region": args.region}
+        return Edge(dist_id, service, s3, api, access_log, run_function, location)
 
     edges = EdgeListeners(
         args.host,

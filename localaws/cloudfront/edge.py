@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -31,7 +31,7 @@ from localaws.cloudfront.origins import (
     is_lambda_url,
     s3_bucket,
 )
-from localaws.cloudfront.runtime import FunctionRunner
+from localaws.cloudfront.runtime import EdgeFacts, FunctionRunner
 from localaws.cloudfront.service import CloudFrontService, EdgeView
 
 log = logging.getLogger("localaws.cloudfront")
@@ -52,8 +52,10 @@ _HOP_BY_HOP = {
     "date",
     "server",
 }
-# Real CloudFront names an edge location here; ours is loopback.
-POP = "LOCAL1-P1"
+# Real CloudFront names its edge location by an airport's IATA code ("SEA") and the point of
+# presence after it ("SEA19-C1"); cf.edgeLocation.name is the code. Ours is loopback, named "LCL".
+EDGE_NAME = "LCL"
+POP = f"{EDGE_NAME}1-P1"
 _VIA_HOST = secrets.token_hex(16)
 
 
@@ -89,6 +91,7 @@ class Edge:
         api: LambdaUrlOrigin,
         access_log: AccessLog,
         run: FunctionRunner,
+        location: Mapping[str, str],
     ) -> None:
         self._dist_id = distribution_id
         self._service = service
@@ -96,6 +99,7 @@ class Edge:
         self._api = api
         self._log = access_log
         self._run = run
+        self._location = dict(location)  # cf.edgeLocation in this edge's viewer requests
 
     def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
         request = Request(environ)
@@ -191,6 +195,7 @@ class Edge:
                 event,
                 kvs=live.kvs,
                 runtime=live.runtime,
+                facts=EdgeFacts(raw_query=req.sent_query, location=self._location),
             )
             if run.error is None and run.origin is not None:
                 origin_problem = origin_choice.problem(view.config, run.origin)

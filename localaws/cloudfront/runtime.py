@@ -66,7 +66,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -154,6 +154,25 @@ class KvsView:
     last_modified: datetime | None = None
 
 
+@dataclass(frozen=True)
+class EdgeFacts:
+    """What a run knows beyond its event: the query string as the viewer sent it, for
+    ``request.rawQueryString()``, and the edge location, for ``cf.edgeLocation`` (both 2.0 only).
+
+    AWS documents ``rawQueryString()`` as the text after ``?`` (``""`` when the URL ends in a
+    bare ``?``, undefined without one), and TestFunction answering ``""``, since a test event has
+    no URL. ``cf.edgeLocation`` is ``{name, serverIp, region}`` in a viewer request and empty
+    otherwise; what TestFunction shows for it is not documented, so it is empty there too.
+    """
+
+    raw_query: str | None = ""  # None: the viewer's URL had no '?'
+    location: Mapping[str, str] = field(default_factory=dict)
+
+
+# What TestFunction's runs see: no URL, no edge.
+TEST_FACTS = EdgeFacts()
+
+
 class FunctionRunner(Protocol):
     """What TestFunction and the edge call: :func:`run_function` or a stand-in for it."""
 
@@ -164,6 +183,7 @@ class FunctionRunner(Protocol):
         *,
         kvs: KvsView | Mapping[str, str] | None = None,
         runtime: str = DEFAULT_RUNTIME,
+        facts: EdgeFacts = TEST_FACTS,
     ) -> FunctionRun: ...
 
 
@@ -173,17 +193,22 @@ def run_function(
     *,
     kvs: KvsView | Mapping[str, str] | None = None,
     runtime: str = DEFAULT_RUNTIME,
+    facts: EdgeFacts = TEST_FACTS,
 ) -> FunctionRun:
     """Run ``handler(event)`` of a function in ``runtime`` and return what it did.
 
     ``kvs`` is the function's associated key value store as this run sees it (a bare mapping is a
     readable store of those items); None: the function has no association. ``runtime`` is the
-    function's ``FunctionConfig.Runtime``: it decides which built-ins exist.
+    function's ``FunctionConfig.Runtime``: it decides which built-ins exist. ``facts`` is what
+    the edge knows of the request beyond the event (TestFunction's by default).
     """
     check_runtime(runtime)
     event_json = json.dumps(event)
+    facts_json = json.dumps({"rawQuery": facts.raw_query, "location": dict(facts.location)})
     view = kvs if kvs is None or isinstance(kvs, KvsView) else KvsView(kvs)
-    return _ENGINE.submit(_run_on_engine_thread, code, event_json, view, runtime).result()
+    return _ENGINE.submit(
+        _run_on_engine_thread, code, event_json, view, runtime, facts_json
+    ).result()
 
 
 def check_code(code: str, runtime: str = DEFAULT_RUNTIME) -> str | None:
@@ -208,6 +233,7 @@ _PRELUDE_HEAD = r"""
   var PRELUDE_FIRST_LINE = %(prelude_first_line)d;
   var RUNTIME = %(runtime)s;
   var MODULE_NAMES = %(module_names)s;  // what this runtime documents
+  var GENERAL_HELPERS = %(general_helpers)s;  // request.rawQueryString(): 2.0 only
   var modules = {};  // what this context loaded: the built-in fragments register here
   var runHooks = [];  // reset per-run state of the fragments
   // A global a fragment provides (Buffer): frozen and made read-only with the built-ins below.
@@ -341,13 +367,15 @@ _PRELUDE_TAIL = r"""
   function install(f) {
     factory = f;
   }
-  function run(eventJson, store) {
+  function run(eventJson, store, factsJson) {
     logs = [];
     refusals = [];
     settled = null;
     kvsStore = store;
     kvsQueue = [];
     originChange = null;
+    var facts = JSON.parse(factsJson);
+    edgeLocation = Object.freeze(facts.location);
     for (var h = 0; h < runHooks.length; h++) runHooks[h]();
     var result;
     try {
@@ -355,7 +383,17 @@ _PRELUDE_TAIL = r"""
       if (typeof handler !== 'function') {
         return finish(false, 'The function code does not define a function named handler');
       }
-      result = handler(JSON.parse(eventJson));
+      var event = JSON.parse(eventJson);
+      if (GENERAL_HELPERS && event !== null && typeof event.request === 'object' &&
+          event.request !== null) {
+        // A method, not data: it never shows in the returned request.
+        var rawQuery = facts.rawQuery === null ? undefined : facts.rawQuery;
+        Object.defineProperty(event.request, 'rawQueryString', {
+          value: function rawQueryString() { return rawQuery; },
+          writable: true, configurable: true, enumerable: false
+        });
+      }
+      result = handler(event);
     } catch (e) {
       return finish(false, describe(e));
     }
@@ -509,6 +547,11 @@ _PRELUDE_TAIL = r"""
     }
     return JSON.parse(JSON.stringify(out));
   }
+  // cf.edgeLocation: {name, serverIp, region} in a viewer request, empty otherwise (per run).
+  var edgeLocation = Object.freeze({});
+  Object.defineProperty(cf, 'edgeLocation', {
+    get: function () { return edgeLocation; }, enumerable: true
+  });
   freeze(kvsHandle);
   freeze(cf);
   // [op, key] of each read the function waits on, as JSON; null when there is none.
@@ -598,6 +641,7 @@ def _prelude(code: str, runtime: str) -> str:
         "prelude_first_line": PRELUDE_FIRST_LINE,
         "runtime": json.dumps(runtime),
         "module_names": json.dumps(list(MODULES[runtime])),
+        "general_helpers": json.dumps(runtime == RUNTIME_2),
     }
     padding = "\n" * (PRELUDE_FIRST_LINE - 1)
     return padding + head + install_script(builtins_for(code, runtime)) + _PRELUDE_TAIL
@@ -714,7 +758,7 @@ def _utilization(cpu_ns: int) -> int:
 
 
 def _run_on_engine_thread(
-    code: str, event_json: str, kvs: KvsView | None, runtime: str
+    code: str, event_json: str, kvs: KvsView | None, runtime: str, facts_json: str
 ) -> FunctionRun:
     compiled = _compiled_for(code, runtime)
     if isinstance(compiled, str):
@@ -723,7 +767,7 @@ def _run_on_engine_thread(
     store = _NO_STORE if kvs is None else (kvs.store_id or _ANY_STORE_ID)
     started = time.thread_time_ns()
     try:
-        raw = compiled.run(event_json, store)
+        raw = compiled.run(event_json, store, facts_json)
         if raw is None:  # an async handler: run the promise jobs until it settles
             jobs = 0
             while True:

@@ -33,6 +33,9 @@ class ViewerRequest:
     cookies: Pairs
     ip: str
     body: bytes = b""
+    # The query string exactly as the viewer sent it, for request.rawQueryString(): "" after a
+    # bare '?', None without one. ``query`` is what the function and the origin work with.
+    sent_query: str | None = None
 
     @property
     def raw_query(self) -> str:
@@ -73,7 +76,7 @@ def normalize_path(path: str) -> str:
 
 
 def from_wsgi(environ: dict[str, Any], headers: Pairs, body: bytes) -> ViewerRequest:
-    path, _, query = request_target(environ).partition("?")
+    path, mark, query = request_target(environ).partition("?")
     cookies: Pairs = []
     plain: Pairs = []
     for name, value in headers:
@@ -90,6 +93,7 @@ def from_wsgi(environ: dict[str, Any], headers: Pairs, body: bytes) -> ViewerReq
         cookies=cookies,
         ip=environ.get("REMOTE_ADDR", "127.0.0.1"),
         body=body,
+        sent_query=query if mark else None,
     )
 
 

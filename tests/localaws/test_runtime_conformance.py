@@ -23,7 +23,7 @@ import pytest
 from cloudfront_support import unique, viewer_event
 
 from localaws.cloudfront import runtime_builtins
-from localaws.cloudfront.runtime import FunctionRun, run_function
+from localaws.cloudfront.runtime import TEST_FACTS, EdgeFacts, FunctionRun, run_function
 from localaws.cloudfront.runtime_builtins import RUNTIME_1, RUNTIME_2
 
 EVENT = json.loads(viewer_event("/conformance"))
@@ -497,6 +497,44 @@ def test_text_encoder_and_decoder_are_utf_8() -> None:
         'RangeError: TextDecoder: the "latin1" encoding is not supported; CloudFront Functions '
         "decode utf-8 only",
     ]
+
+
+# --- general helpers (2.0): request.rawQueryString() and cf.edgeLocation -------------------------
+
+GENERAL_HELPERS_JS = """import cf from 'cloudfront';
+function handler(event) {
+  var raw = event.request.rawQueryString();
+  console.log(JSON.stringify([typeof raw, raw === undefined ? null : raw, cf.edgeLocation,
+                              Object.keys(event.request).indexOf('rawQueryString')]));
+  return event.request;
+}"""
+
+
+@pytest.mark.parametrize(
+    ("facts", "expected"),
+    [
+        # TestFunction: a test event has no URL, and AWS's console answers "".
+        (TEST_FACTS, ["string", "", {}, -1]),
+        (EdgeFacts(raw_query="a=1&&b=%20c"), ["string", "a=1&&b=%20c", {}, -1]),
+        (EdgeFacts(raw_query=None), ["undefined", None, {}, -1]),
+        (
+            EdgeFacts(location={"name": "SEA", "serverIp": "1.2.3.4", "region": "us-west-2"}),
+            ["string", "", {"name": "SEA", "serverIp": "1.2.3.4", "region": "us-west-2"}, -1],
+        ),
+    ],
+)
+def test_general_helpers_answer_from_the_run_s_facts(facts: EdgeFacts, expected: list) -> None:
+    run = run_function(GENERAL_HELPERS_JS, EVENT, runtime=RUNTIME_2, facts=facts)
+    assert run.error is None, run.error
+    assert [json.loads(line) for line in run.logs] == [expected]
+    # A method, not data: the returned request does not carry it.
+    assert "rawQueryString" not in run.output["request"]
+
+
+def test_raw_query_string_is_a_2_0_helper() -> None:
+    code = "function handler(e) { return e.request.rawQueryString(); }"
+    one = run_function(code, EVENT, runtime=RUNTIME_1)
+    assert one.error is not None and "not a function" in one.error
 
 
 def test_runtime_1_0_has_none_of_2_0_s_globals() -> None:

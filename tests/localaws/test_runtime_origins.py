@@ -1,6 +1,9 @@
 """The ``cloudfront`` module's origin helpers change where the edge sends the request, and the
 edge takes the return shapes AWS documents (a query string as text, multi-value cookies).
 
+The general helpers (``request.rawQueryString()``, ``cf.edgeLocation``) answer from the viewer's
+own request.
+
 One distribution with two S3 origins (``site`` and ``second``, each its own bucket) and a third
 bucket outside it; a viewer-request function picks the origin per path. Each object exists with
 different content in each bucket, so what the viewer gets back says which origin served it.
@@ -24,6 +27,8 @@ from cloudfront_support import (
     viewer_event,
 )
 
+from localaws import stack
+from localaws.cloudfront.edge import EDGE_NAME
 from qdn.distribution_spec import CACHING_DISABLED
 
 # Per path, one helper; the third bucket's domain is filled in per test run.
@@ -58,6 +63,12 @@ function handler(event) {
         id: {value: '1', attributes: 'Path=/; Secure'},
         pref: {value: 'a', multiValue: [{value: 'a', attributes: 'Path=/a'}, {value: 'b'}]}
       }};
+    case '/raw.html':
+      // The general helpers: the query as the viewer sent it, and where the edge is.
+      return {statusCode: 200, body: JSON.stringify({
+        type: typeof request.rawQueryString(), raw: request.rawQueryString() ?? null,
+        edge: cf.edgeLocation
+      })};
     case '/plain.html':
       if (request.querystring.sort) {
         // AWS's "normalize query string" shape: the query returned as one string.
@@ -177,3 +188,21 @@ def test_test_function_runs_the_helpers_without_showing_an_origin(routed: Routed
                 "cookies": {},
             }
         }
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("?b=2&a=1&&c=%20d", ("string", "b=2&a=1&&c=%20d")),  # unparsed, unaltered
+        ("?", ("string", "")),  # a bare '?'
+        ("", ("undefined", None)),  # no '?' at all
+    ],
+)
+def test_raw_query_string_is_the_query_the_viewer_sent(
+    routed: Routed, query: str, expected: tuple[str, str | None]
+) -> None:
+    status, body = _body(routed, "/raw.html" + query)
+    assert status == 200, body
+    answer = json.loads(body)
+    assert (answer["type"], answer["raw"]) == expected
+    assert answer["edge"] == {"name": EDGE_NAME, "serverIp": stack.HOST, "region": stack.REGION}
