@@ -31,7 +31,7 @@ from localaws.cloudfront.origins import (
     is_lambda_url,
     s3_bucket,
 )
-from localaws.cloudfront.runtime import EdgeFacts, FunctionRunner
+from localaws.cloudfront.runtime import EdgeFacts, FunctionRun, FunctionRunner
 from localaws.cloudfront.service import CloudFrontService, EdgeView
 
 log = logging.getLogger("localaws.cloudfront")
@@ -78,6 +78,31 @@ def _edge_error(status: int, title: str, detail: str, cache: str, function: str)
     return EdgeResult(
         status, [("Content-Type", "text/html; charset=utf-8")], body.encode(), cache, function
     )
+
+
+def _associated(behaviour: dict[str, Any], event_type: str) -> str | None:
+    """The ARN of the function the behaviour runs on this event, if any."""
+    return next(
+        (
+            a["FunctionARN"]
+            for a in behaviour.get("FunctionAssociations", {}).get("Items", [])
+            if a["EventType"] == event_type
+        ),
+        None,
+    )
+
+
+def _name(arn: str) -> str:
+    """A function's name from its ARN (``arn:aws:cloudfront::<account>:function/<name>``)."""
+    return arn.rsplit("/", 1)[-1]
+
+
+def _response_result(response: dict[str, Any], body: bytes) -> EdgeResult:
+    """A response a function returned, as the edge sends it: its cookies become Set-Cookie
+    headers, and ``body`` stands unless the function set one."""
+    out = viewer.applied_response(response, body)
+    headers = out.headers + set_cookie_headers(response.get("cookies"))
+    return EdgeResult(out.status, headers, out.body, "FunctionGeneratedResponse", "response")
 
 
 class Edge:
@@ -143,6 +168,9 @@ class Edge:
         if result.age is not None:
             headers.append(("Age", str(result.age)))
         response = Response(result.body, status=result.status, headers=headers)
+        if not any(k.lower() == "content-type" for k, _ in headers):
+            # werkzeug adds text/plain; CloudFront sends no Content-Type the response lacks.
+            response.headers.remove("Content-Type")
         return response(environ, start_response)
 
     # --- the request pipeline --------------------------------------------------------------------
@@ -166,58 +194,40 @@ class Edge:
                 "none",
             )
 
+        served, forwarded = self._through_viewer_request(view, behaviour, req, request_id)
+        if forwarded is None or served.status >= 400:
+            # The function's own answers and errors, and any status of 400 or more, go to the
+            # viewer as they are: CloudFront runs no viewer-response function for them.
+            return served
+        return self._through_viewer_response(view, behaviour, forwarded, served, request_id)
+
+    def _through_viewer_request(
+        self, view: EdgeView, behaviour: dict[str, Any], req: viewer.ViewerRequest, request_id: str
+    ) -> tuple[EdgeResult, viewer.ViewerRequest | None]:
+        """The viewer-request function, then the cache or the origin. With the result comes the
+        request as it went on, or None when the function answered or failed."""
+        viewer_uri = req.uri
         function = "none"
         chosen: dict[str, Any] | None = None  # the origin the function picked, if it did
-        arn = next(
-            (
-                a["FunctionARN"]
-                for a in behaviour.get("FunctionAssociations", {}).get("Items", [])
-                if a["EventType"] == "viewer-request"
-            ),
-            None,
-        )
+        arn = _associated(behaviour, "viewer-request")
         if arn is not None:
-            live = view.live_functions.get(arn)
-            if live is None:
-                return _edge_error(
-                    503, "503 ERROR", "The CloudFront function is not available.",
-                    "FunctionExecutionError", "error:missing",
-                )  # fmt: skip
             event = viewer.function_event(
                 req,
                 distribution_id=view.distribution_id,
                 domain_name=view.domain_name,
                 request_id=request_id,
             )
-            # The function's store as this edge reads it: as it was --kvs-propagation-delay ago.
-            run = self._run(
-                live.code.decode("utf-8", errors="replace"),
-                event,
-                kvs=live.kvs,
-                runtime=live.runtime,
-                facts=EdgeFacts(raw_query=req.sent_query, location=self._location),
+            facts = EdgeFacts(raw_query=req.sent_query, location=self._location)
+            run = self._invoke(view, arn, event, facts, req.method)
+            if isinstance(run, EdgeResult):
+                return run, None
+            origin_problem = (
+                None if run.origin is None else origin_choice.problem(view.config, run.origin)
             )
-            if run.error is None and run.origin is not None:
-                origin_problem = origin_choice.problem(view.config, run.origin)
-                if origin_problem is not None:
-                    run = replace(run, output=None, error=origin_problem)
-            if run.error is not None or run.output is None:
-                log.warning("function %s failed on %s: %s", live.name, req.method, run.error)
-                return _edge_error(
-                    503,
-                    "503 ERROR",
-                    "The CloudFront function associated with the CloudFront distribution is "
-                    "invalid or could not run.",
-                    "FunctionExecutionError",
-                    "error",
-                )
+            if origin_problem is not None:
+                return self._function_failed(_name(arn), req.method, origin_problem), None
             if "response" in run.output:
-                response = run.output["response"]
-                out = viewer.generated_response({**response, "cookies": {}})
-                headers = out.headers + set_cookie_headers(response.get("cookies"))
-                return EdgeResult(
-                    out.status, headers, out.body, "FunctionGeneratedResponse", "response"
-                )
+                return _response_result(run.output["response"], b""), None
             returned = run.output["request"]
             query = returned.get("querystring")
             if isinstance(query, str):  # AWS accepts the query string as text too
@@ -238,9 +248,10 @@ class Edge:
             entry = cache.lookup(key, viewer_uri)
             if entry is not None:
                 label = "Error" if entry.status >= 400 else "Hit"
-                return EdgeResult(
+                hit = EdgeResult(
                     entry.status, entry.headers, entry.body, label, function, age=entry.age
                 )
+                return hit, req
             started = cache.begin_fetch()
 
         origin_resp = self._fetch_chosen(view, behaviour, req, chosen)
@@ -266,8 +277,75 @@ class Edge:
                     ),
                     started,
                 )
-        return EdgeResult(
+        fetched = EdgeResult(
             origin_resp.status, origin_resp.headers, origin_resp.body, label, function
+        )
+        return fetched, req
+
+    def _through_viewer_response(
+        self,
+        view: EdgeView,
+        behaviour: dict[str, Any],
+        req: viewer.ViewerRequest,
+        served: EdgeResult,
+        request_id: str,
+    ) -> EdgeResult:
+        """The viewer-response function, on every response below 400, cached or not."""
+        arn = _associated(behaviour, "viewer-response")
+        if arn is None:
+            return served
+        event = viewer.response_event(
+            req,
+            served.status,
+            served.headers,
+            distribution_id=view.distribution_id,
+            domain_name=view.domain_name,
+            request_id=request_id,
+        )
+        # cf.edgeLocation is empty in a viewer response, as AWS documents.
+        run = self._invoke(view, arn, event, EdgeFacts(raw_query=req.sent_query), req.method)
+        if isinstance(run, EdgeResult):
+            return run
+        if "response" not in run.output:
+            return self._function_failed(
+                _name(arn), req.method, "a viewer-response function must return a response"
+            )
+        out = _response_result(run.output["response"], served.body)
+        return replace(out, cache=served.cache, function=served.function, age=served.age)
+
+    def _invoke(
+        self, view: EdgeView, arn: str, event: dict[str, Any], facts: EdgeFacts, method: str
+    ) -> FunctionRun | EdgeResult:
+        """Run the associated function's LIVE code; a missing or failing function is the
+        viewer's 503."""
+        live = view.live_functions.get(arn)
+        if live is None:
+            return _edge_error(
+                503, "503 ERROR", "The CloudFront function is not available.",
+                "FunctionExecutionError", "error:missing",
+            )  # fmt: skip
+        # The function's store as this edge reads it: as it was --kvs-propagation-delay ago.
+        run = self._run(
+            live.code.decode("utf-8", errors="replace"),
+            event,
+            kvs=live.kvs,
+            runtime=live.runtime,
+            facts=facts,
+        )
+        if run.error is not None or run.output is None:
+            return self._function_failed(live.name, method, run.error)
+        return run
+
+    @staticmethod
+    def _function_failed(name: str, method: str, error: str | None) -> EdgeResult:
+        log.warning("function %s failed on %s: %s", name, method, error)
+        return _edge_error(
+            503,
+            "503 ERROR",
+            "The CloudFront function associated with the CloudFront distribution is "
+            "invalid or could not run.",
+            "FunctionExecutionError",
+            "error",
         )
 
     def _fetch_chosen(

@@ -6,6 +6,10 @@ always present; the ``cookie`` header moved into ``cookies``), and a returned re
 the same way: the edge then uses its ``uri``, query string and headers for the cache key and the
 origin. A returned response answers the viewer without touching the origin.
 
+On the way back, a viewer-response function gets the same request and the response as CloudFront
+would send it (``Set-Cookie`` headers moved into ``cookies`` with their ``attributes``); what it
+returns replaces the status, headers and cookies, and the body only when it sets one.
+
 Query names and values are never decoded or re-encoded here. CloudFront hands a function the query
 string as the viewer sent it (``?x=a%20b`` arrives as ``{x: {value: "a%20b"}}``) and forwards what
 the function returns as it stands, so a function that encodes a value itself (``original_path``,
@@ -17,6 +21,7 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass, replace
+from http import HTTPStatus
 from typing import Any
 
 from localaws.cloudfront.listeners import request_target
@@ -131,14 +136,19 @@ def _pairs(entries: dict[str, dict[str, Any]] | None) -> Pairs:
 
 
 def function_event(
-    req: ViewerRequest, *, distribution_id: str, domain_name: str, request_id: str
+    req: ViewerRequest,
+    *,
+    distribution_id: str,
+    domain_name: str,
+    request_id: str,
+    event_type: str = "viewer-request",
 ) -> dict[str, Any]:
     return {
         "version": "1.0",
         "context": {
             "distributionDomainName": domain_name,
             "distributionId": distribution_id,
-            "eventType": "viewer-request",
+            "eventType": event_type,
             "requestId": request_id,
         },
         "viewer": {"ip": req.ip},
@@ -161,6 +171,56 @@ def apply_request(req: ViewerRequest, out: dict[str, Any]) -> ViewerRequest:
         headers=[(k.lower(), v) for k, v in _pairs(out.get("headers")) if k.lower() != "cookie"],
         cookies=_pairs(out.get("cookies")),
     )
+
+
+def response_event(
+    req: ViewerRequest,
+    status: int,
+    headers: Pairs,
+    *,
+    distribution_id: str,
+    domain_name: str,
+    request_id: str,
+) -> dict[str, Any]:
+    """The viewer-response event: the request as it went on, and the response on its way back."""
+    event = function_event(
+        req,
+        distribution_id=distribution_id,
+        domain_name=domain_name,
+        request_id=request_id,
+        event_type="viewer-response",
+    )
+    plain = [(k.lower(), v) for k, v in headers if k.lower() != "set-cookie"]
+    cookies: dict[str, dict[str, Any]] = {}
+    for name, value in headers:
+        if name.lower() != "set-cookie":
+            continue
+        pair, _, attributes = value.partition(";")
+        cookie, _, cookie_value = pair.strip().partition("=")
+        item = {"value": cookie_value, "attributes": attributes.strip()}
+        if cookie in cookies:
+            entry = cookies[cookie]
+            entry.setdefault("multiValue", [dict(entry)]).append(item)
+        else:
+            cookies[cookie] = dict(item)
+    try:
+        description = HTTPStatus(status).phrase
+    except ValueError:
+        description = ""
+    event["response"] = {
+        "statusCode": status,
+        "statusDescription": description,
+        "headers": entries(plain),
+        "cookies": cookies,
+    }
+    return event
+
+
+def applied_response(out: dict[str, Any], body: bytes) -> GeneratedResponse:
+    """What a viewer-response function returned, over the response it was given: status,
+    headers and cookies as returned; the body kept unless the function set one."""
+    generated = generated_response({**out, "cookies": {}})
+    return replace(generated, body=generated.body if "body" in out else body)
 
 
 @dataclass(frozen=True)
