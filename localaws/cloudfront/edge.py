@@ -99,10 +99,12 @@ def _name(arn: str) -> str:
 
 def _response_result(response: dict[str, Any], body: bytes) -> EdgeResult:
     """A response a function returned, as the edge sends it: its cookies become Set-Cookie
-    headers, and ``body`` stands unless the function set one."""
+    headers, and ``body`` stands unless the function set one. Header names go out with each
+    word capitalised (``x-frame-options`` as ``X-Frame-Options``), as AWS documents."""
     out = viewer.applied_response(response, body)
     headers = out.headers + set_cookie_headers(response.get("cookies"))
-    return EdgeResult(out.status, headers, out.body, "FunctionGeneratedResponse", "response")
+    named = [("-".join(w.capitalize() for w in k.split("-")), v) for k, v in headers]
+    return EdgeResult(out.status, named, out.body, "FunctionGeneratedResponse", "response")
 
 
 class Edge:
