@@ -23,7 +23,6 @@ from werkzeug.wrappers import Request, Response
 from localaws.cloudfront import origin_choice, policies, viewer
 from localaws.cloudfront.accesslog import AccessLog
 from localaws.cloudfront.cache import CachedResponse
-from localaws.cloudfront.function_output import query_entries, set_cookie_headers
 from localaws.cloudfront.origins import (
     LambdaUrlOrigin,
     OriginResponse,
@@ -98,13 +97,9 @@ def _name(arn: str) -> str:
 
 
 def _response_result(response: dict[str, Any], body: bytes) -> EdgeResult:
-    """A response a function returned, as the edge sends it: its cookies become Set-Cookie
-    headers, and ``body`` stands unless the function set one. Header names go out with each
-    word capitalised (``x-frame-options`` as ``X-Frame-Options``), as AWS documents."""
-    out = viewer.applied_response(response, body)
-    headers = out.headers + set_cookie_headers(response.get("cookies"))
-    named = [("-".join(w.capitalize() for w in k.split("-")), v) for k, v in headers]
-    return EdgeResult(out.status, named, out.body, "FunctionGeneratedResponse", "response")
+    """A response a function returned, as the viewer gets it (see ``viewer.function_response``)."""
+    out = viewer.function_response(response, body)
+    return EdgeResult(out.status, out.headers, out.body, "FunctionGeneratedResponse", "response")
 
 
 class Edge:
@@ -230,11 +225,7 @@ class Edge:
                 return self._function_failed(_name(arn), req.method, origin_problem), None
             if "response" in run.output:
                 return _response_result(run.output["response"], b""), None
-            returned = run.output["request"]
-            query = returned.get("querystring")
-            if isinstance(query, str):  # AWS accepts the query string as text too
-                returned = {**returned, "querystring": query_entries(query)}
-            req = viewer.apply_request(req, returned)
+            req = viewer.apply_request(req, run.output["request"])
             chosen = run.origin
             function = "ok"
 

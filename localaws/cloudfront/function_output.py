@@ -22,8 +22,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from localaws.cloudfront.viewer import entries, parse_query
-
 _BODY_ENCODINGS = ("text", "base64")
 
 
@@ -46,29 +44,6 @@ def normalize_output(value: Any) -> tuple[dict | None, str | None]:
     if problems:
         return None, _invalid("; ".join(problems))
     return {key: shaped}, None
-
-
-def query_entries(querystring: dict | str) -> dict[str, dict[str, Any]]:
-    """A returned query string as entries: a string is split as the viewer's would be."""
-    if isinstance(querystring, dict):
-        return querystring
-    return entries(parse_query(querystring.removeprefix("?")))
-
-
-def set_cookie_headers(cookies: dict[str, Any] | None) -> list[tuple[str, str]]:
-    """A returned response's cookies as ``Set-Cookie`` headers, every ``multiValue`` entry too
-    (each with its own ``attributes``)."""
-    headers = []
-    for name, entry in (cookies or {}).items():
-        for item in entry.get("multiValue") or [entry]:
-            attributes = item.get("attributes")
-            headers.append(
-                (
-                    "set-cookie",
-                    f"{name}={item['value']}" + (f"; {attributes}" if attributes else ""),
-                )
-            )
-    return headers
 
 
 def _request(request: dict) -> dict:

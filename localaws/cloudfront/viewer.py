@@ -111,7 +111,7 @@ def _parse_cookies(header: str) -> Pairs:
     return pairs
 
 
-def entries(pairs: Pairs) -> dict[str, dict[str, Any]]:
+def _entries(pairs: Pairs) -> dict[str, dict[str, Any]]:
     """Name/value pairs as the event's entries: the first value, every value in ``multiValue``."""
     grouped: dict[str, list[str]] = {}
     for name, value in pairs:
@@ -155,19 +155,24 @@ def function_event(
         "request": {
             "method": req.method,
             "uri": req.uri,
-            "querystring": entries(req.query),
-            "headers": entries(req.headers),
-            "cookies": entries(req.cookies),
+            "querystring": _entries(req.query),
+            "headers": _entries(req.headers),
+            "cookies": _entries(req.cookies),
         },
     }
 
 
 def apply_request(req: ViewerRequest, out: dict[str, Any]) -> ViewerRequest:
-    """The request the function returned (validated by the runtime), as the edge continues."""
+    """The request the function returned (validated by the runtime), as the edge continues.
+
+    AWS takes the query string as entries or as text (``a=1&b=2``, an optional leading ``?``);
+    text is split as the viewer's query string is.
+    """
+    query = out.get("querystring")
     return replace(
         req,
         uri=out["uri"],
-        query=_pairs(out.get("querystring")),
+        query=parse_query(query.removeprefix("?")) if isinstance(query, str) else _pairs(query),
         headers=[(k.lower(), v) for k, v in _pairs(out.get("headers")) if k.lower() != "cookie"],
         cookies=_pairs(out.get("cookies")),
     )
@@ -210,39 +215,47 @@ def response_event(
     event["response"] = {
         "statusCode": status,
         "statusDescription": description,
-        "headers": entries(plain),
+        "headers": _entries(plain),
         "cookies": cookies,
     }
     return event
 
 
-def applied_response(out: dict[str, Any], body: bytes) -> GeneratedResponse:
-    """What a viewer-response function returned, over the response it was given: status,
-    headers and cookies as returned; the body kept unless the function set one."""
-    generated = generated_response({**out, "cookies": {}})
-    return replace(generated, body=generated.body if "body" in out else body)
-
-
 @dataclass(frozen=True)
-class GeneratedResponse:
+class FunctionResponse:
     status: int
     headers: Pairs
     body: bytes
 
 
-def generated_response(out: dict[str, Any]) -> GeneratedResponse:
-    """A response the function returned: status, headers, cookies and an optional body."""
-    headers = _pairs(out.get("headers"))
-    for name, entry in (out.get("cookies") or {}).items():
-        attrs = entry.get("attributes")
-        headers.append(("set-cookie", f"{name}={entry['value']}" + (f"; {attrs}" if attrs else "")))
-    body = out.get("body")
-    data = b""
+def function_response(out: dict[str, Any], body: bytes = b"") -> FunctionResponse:
+    """A response a function returned (validated by the runtime), as the edge sends it.
+
+    Its headers go out with each word of a name capitalised (``x-frame-options`` as
+    ``X-Frame-Options``), as AWS documents, and its cookies as one ``Set-Cookie`` per value
+    (``multiValue`` too, each with its own ``attributes``). Its body stands when it sets one;
+    otherwise ``body``: nothing for a viewer-request function's answer, the cache's or origin's
+    for a viewer-response function.
+    """
+    headers = _pairs(out.get("headers")) + _set_cookies(out.get("cookies"))
+    named = [("-".join(w.capitalize() for w in k.split("-")), v) for k, v in headers]
+    return FunctionResponse(out["statusCode"], named, _body(out["body"]) if "body" in out else body)
+
+
+def _set_cookies(cookies: dict[str, Any] | None) -> Pairs:
+    headers = []
+    for name, entry in (cookies or {}).items():
+        for item in entry.get("multiValue") or [entry]:
+            attributes = item.get("attributes")
+            cookie = f"{name}={item['value']}" + (f"; {attributes}" if attributes else "")
+            headers.append(("set-cookie", cookie))
+    return headers
+
+
+def _body(body: str | dict[str, str]) -> bytes:
+    """A returned body: text, or ``{data, encoding: 'text' | 'base64'}``."""
     if isinstance(body, str):
-        data = body.encode("utf-8")
-    elif isinstance(body, dict) and isinstance(body.get("data"), str):
-        if body.get("encoding") == "base64":
-            data = base64.b64decode(body["data"])
-        else:
-            data = body["data"].encode("utf-8")
-    return GeneratedResponse(out["statusCode"], headers, data)
+        return body.encode("utf-8")
+    if body.get("encoding") == "base64":
+        return base64.b64decode(body["data"])
+    return body["data"].encode("utf-8")
